@@ -14,3 +14,5 @@ c.Execute.interrupt_on_timeout = True
 
 # Release notebooks carry no outputs.
 c.ClearOutput.enabled = True
+# Quiet kernels: ipykernel's start-up warnings are noise in an instructor's terminal.
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]

@@ -1,0 +1,38 @@
+# Thin wrappers around the venv and the `cs231n` command. `make lab` and `make test`
+# set everything up on a fresh machine first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# nbgrader runs `alembic` from PATH when it makes a gradebook.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup lab test lint release grade clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
+	# torch==2.13.0 is the CPU build; a plain `torch` would pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+lab: setup
+	$(BIN)/cs231n lab
+
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax
+
+lint: setup
+	$(BIN)/ruff check cs231n_lib tests
+	$(BIN)/cs231n release --check
+
+release: setup
+	$(BIN)/cs231n release
+
+grade: setup
+	@test -n "$(ASSIGNMENT)" || (echo "usage: make grade ASSIGNMENT=01_knn" >&2; exit 2)
+	$(BIN)/cs231n grade $(ASSIGNMENT)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

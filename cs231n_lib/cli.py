@@ -1,0 +1,197 @@
+"""The `cs231n` command: lab, data, release, check, grade.
+
+Exit status: 0 success, 1 a check that failed (tests, release out of sync, a submission
+that could not be graded), 2 bad input (unknown assignment, missing notebook, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit status 2."""
+
+
+def _root(args) -> Path:
+    from cs231n_lib.grading.course import CourseError, find_course_root
+
+    try:
+        return find_course_root(args.course)
+    except CourseError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_lab(args, extra: list[str]) -> int:
+    """Start JupyterLab on assignments/."""
+    root = _root(args)
+    folder = root / "assignments"
+    if not folder.is_dir():
+        raise UsageError(f"{folder} does not exist; run `cs231n release` first")
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={folder}", *extra]
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+def cmd_data(args, extra: list[str]) -> int:
+    """List data sets, or download one."""
+    from cs231n_lib.data import DATASETS
+
+    if args.action == "list":
+        from cs231n_lib.config import data_dir
+
+        print(f"data directory: {data_dir()}")
+        for name, description in DATASETS.items():
+            print(f"  {name:<8} {description}")
+        return 0
+    if args.name not in DATASETS:
+        raise UsageError(f"unknown data set {args.name!r}; known: {', '.join(DATASETS)}")
+    if args.name == "digits":
+        print("digits ship with scikit-learn: nothing to download")
+        return 0
+    from cs231n_lib.data import cifar10
+
+    try:
+        path = cifar10.download()
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"cs231n data download: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{args.name} is ready in {path}")
+    return 0
+
+
+def cmd_release(args, extra: list[str]) -> int:
+    """Generate assignments/ from solutions/, or check that it is in sync."""
+    from cs231n_lib.grading import course
+
+    root = _root(args)
+    names = args.assignments or course.list_assignments(root)
+    for name in names:
+        try:
+            course.check_assignment(root, name)
+        except course.CourseError as exc:
+            raise UsageError(str(exc)) from None
+    if args.check:
+        stale = []
+        for name in names:
+            stale += course.release_differences(root, name)
+        for path in stale:
+            print(f"out of sync: {path}")
+        if stale:
+            print("run `cs231n release` and commit assignments/", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"assignments/ is in sync with solutions/ ({', '.join(names)})")
+        return 0
+    for name in names:
+        target = course.release(root, name)
+        print(f"released {name} -> {target.relative_to(root)}")
+    return 0
+
+
+def cmd_check(args, extra: list[str]) -> int:
+    """Run a notebook as the autograder will and report each graded cell."""
+    from cs231n_lib.grading.selfcheck import NotebookError, check_notebook, format_report
+
+    path = Path(args.notebook)
+    try:
+        result = check_notebook(path, fast=not args.full)
+    except NotebookError as exc:
+        raise UsageError(str(exc)) from None
+    print(format_report(result, path.name))
+    return EXIT_FAILED if result.failed else 0
+
+
+def cmd_grade(args, extra: list[str]) -> int:
+    """Autograde everything in submitted/, make feedback, export grades.csv."""
+    from cs231n_lib.grading import course
+
+    import warnings
+
+    root = _root(args)
+    # nbgrader's gradebook code triggers SQLAlchemy warnings that mean nothing to a user.
+    warnings.filterwarnings("ignore", module="nbgrader")
+    os.environ["CS231N_FAST"] = "1"  # autograding runs in fast mode, as the tests do
+
+    def progress(report):
+        if report.success:
+            print(f"  {report.student}: {report.score:g}/{report.max_score:g}", flush=True)
+        else:
+            print(f"  {report.student}: NOT GRADED: {report.error}", flush=True)
+
+    try:
+        course.check_assignment(root, args.assignment)
+        print(f"grading {args.assignment} in {root}", flush=True)
+        reports = course.grade(root, args.assignment, args.student, progress=progress)
+    except course.CourseError as exc:
+        raise UsageError(str(exc)) from None
+    failed = [r for r in reports if not r.success]
+    print(
+        f"graded {len(reports) - len(failed)} of {len(reports)} submissions; "
+        f"grades in {root / 'grades.csv'}, feedback in {root / 'feedback'}"
+    )
+    return EXIT_FAILED if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cs231n", description="Course companion for deep learning in computer vision."
+    )
+    parser.add_argument(
+        "--course", type=Path, default=None, help="course directory (default: found from cwd)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lab = sub.add_parser("lab", help="start JupyterLab on assignments/ (extra args go to it)")
+    lab.set_defaults(func=cmd_lab, passthrough=True)
+
+    data = sub.add_parser("data", help="list or download data sets")
+    data_sub = data.add_subparsers(dest="action", required=True, metavar="ACTION")
+    data_sub.add_parser("list", help="list the data sets and where they live")
+    download = data_sub.add_parser("download", help="download a data set")
+    download.add_argument("name", help="data set name, e.g. cifar10")
+    data.set_defaults(func=cmd_data)
+
+    rel = sub.add_parser("release", help="generate assignments/ from solutions/")
+    rel.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
+    rel.add_argument(
+        "--check", action="store_true", help="exit 1 and name each out-of-sync notebook"
+    )
+    rel.set_defaults(func=cmd_release)
+
+    check = sub.add_parser("check", help="self-check a notebook as the autograder would")
+    check.add_argument("notebook", help="path to the .ipynb file")
+    check.add_argument("--full", action="store_true", help="run in full mode, not fast mode")
+    check.set_defaults(func=cmd_check)
+
+    grade = sub.add_parser("grade", help="autograde submitted/, make feedback and grades.csv")
+    grade.add_argument("assignment")
+    grade.add_argument(
+        "--student", action="append", help="grade only this student (repeatable)"
+    )
+    grade.set_defaults(func=cmd_grade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return args.func(args, extra)
+    except UsageError as exc:
+        print(f"cs231n {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"cs231n {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

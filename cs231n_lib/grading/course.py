@@ -1,0 +1,280 @@
+"""The nbgrader pipeline behind `cs231n release` and `cs231n grade`.
+
+The repository root is the nbgrader course directory: `solutions/` is the source,
+`assignments/` the release. Everything here goes through nbgrader's Python API
+(`NbGraderAPI`, `Gradebook`), so an instructor who knows nbgrader finds its usual
+gradebook, `autograded/` and `feedback/` folders.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cs231n_lib.config import COURSE_ROOT
+
+
+class CourseError(Exception):
+    """A problem with the course or a request to it, explained in one line."""
+
+
+@dataclass
+class CellScore:
+    """The score of one graded cell of one submitted notebook."""
+
+    notebook: str  # notebook name without .ipynb
+    grade_id: str
+    score: float | None  # None: not graded yet (manually graded cells)
+    max_score: float
+    manual: bool = False
+
+
+@dataclass
+class GradeReport:
+    """What autograding one student's submission produced."""
+
+    student: str
+    success: bool
+    cells: list[CellScore] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def score(self) -> float:
+        return sum(c.score or 0.0 for c in self.cells)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.cells)
+
+
+def find_course_root(start: Path | None = None) -> Path:
+    """The course directory: the nearest folder at or above `start` (default: the current
+    directory) that holds nbgrader_config.py and solutions/, else the package's own."""
+    start = Path.cwd() if start is None else Path(start)
+    for folder in [start.resolve(), *start.resolve().parents, COURSE_ROOT]:
+        if (folder / "nbgrader_config.py").is_file() and (folder / "solutions").is_dir():
+            return folder
+    raise CourseError(
+        f"no course directory found at or above {start} (looked for nbgrader_config.py "
+        f"beside solutions/); run the command inside the course repository"
+    )
+
+
+def list_assignments(root: Path) -> list[str]:
+    """Names of the assignment folders in solutions/ that hold at least one notebook."""
+    source = root / "solutions"
+    return sorted(
+        p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
+    )
+
+
+def check_assignment(root: Path, assignment: str) -> None:
+    """Raise CourseError naming the known assignments if `assignment` is not one."""
+    known = list_assignments(root)
+    if assignment not in known:
+        raise CourseError(
+            f"unknown assignment {assignment!r}; known: {', '.join(known) or 'none'}"
+        )
+
+
+def _ensure_venv_on_path() -> None:
+    # nbgrader creates a new gradebook by running `alembic`, found on PATH.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def make_api(root: Path, **course_directory):
+    """An `NbGraderAPI` for the course at `root`, configured by its nbgrader_config.py.
+
+    Keyword arguments override `CourseDirectory` settings, e.g. `db_url` or an absolute
+    `release_directory`.
+    """
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    _ensure_venv_on_path()
+    config = Config()
+    config_file = root / "nbgrader_config.py"
+    if config_file.is_file():
+        config.merge(PyFileConfigLoader(config_file.name, path=str(root)).load_config())
+    config.CourseDirectory.root = str(root)
+    for key, value in course_directory.items():
+        setattr(config.CourseDirectory, key, value)
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def _fail(action: str, result: dict) -> CourseError:
+    detail = (result.get("error") or result.get("log") or "").strip().splitlines()
+    last = detail[-1] if detail else "no details"
+    return CourseError(f"nbgrader {action} failed: {last}")
+
+
+def generate_release(root: Path, assignment: str, destination: Path, db_url: str) -> Path:
+    """Run nbgrader generate_assignment for `assignment` into `destination`/assignment.
+
+    The gradebook at `db_url` learns the assignment's graded cells. Returns the folder
+    with the release notebooks.
+    """
+    check_assignment(root, assignment)
+    api = make_api(root, release_directory=str(destination), db_url=db_url)
+    result = api.generate_assignment(assignment, force=True, create=True)
+    if not result["success"]:
+        raise _fail(f"generate_assignment {assignment}", result)
+    return destination / assignment
+
+
+def release(root: Path, assignment: str) -> Path:
+    """Regenerate assignments/<assignment> from solutions/ and update the gradebook.
+
+    The release is generated in a scratch folder and moved into place only when complete.
+    """
+    target = root / "assignments" / assignment
+    target.parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".release-") as scratch:
+        built = generate_release(root, assignment, Path(scratch), default_db_url(root))
+        if target.exists():
+            old = Path(scratch) / "old"
+            target.rename(old)
+        built.rename(target)
+    return target
+
+
+def release_differences(root: Path, assignment: str) -> list[str]:
+    """Paths (relative to the root) in assignments/<assignment> that differ from what
+    nbgrader generates from solutions/ now: changed, missing or extra files."""
+    committed = root / "assignments" / assignment
+    with tempfile.TemporaryDirectory(prefix="cs231n-release-check-") as scratch:
+        scratch = Path(scratch)
+        fresh = generate_release(root, assignment, scratch / "release", _sqlite(scratch / "gb.db"))
+        return _tree_differences(fresh, committed, root)
+
+
+def _tree_differences(fresh: Path, committed: Path, root: Path) -> list[str]:
+    def files(folder: Path) -> set[Path]:
+        if not folder.is_dir():
+            return set()
+        return {
+            p.relative_to(folder)
+            for p in folder.rglob("*")
+            if p.is_file() and ".ipynb_checkpoints" not in p.parts
+        }
+
+    fresh_files, committed_files = files(fresh), files(committed)
+    differing = []
+    for rel in sorted(fresh_files | committed_files):
+        shown = str((committed / rel).relative_to(root))
+        if rel not in committed_files:
+            differing.append(f"{shown} (missing)")
+        elif rel not in fresh_files:
+            differing.append(f"{shown} (not made from solutions/)")
+        elif not filecmp.cmp(fresh / rel, committed / rel, shallow=False):
+            differing.append(f"{shown} (differs)")
+    return differing
+
+
+def _sqlite(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def default_db_url(root: Path) -> str:
+    """The course's gradebook: gradebook.db at the course root."""
+    return _sqlite(root / "gradebook.db")
+
+
+def submitted_students(root: Path, assignment: str) -> list[str]:
+    """Students with a folder submitted/<student>/<assignment>/."""
+    submitted = root / "submitted"
+    if not submitted.is_dir():
+        return []
+    return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
+
+
+def read_scores(db_url: str, assignment: str, student: str) -> list[CellScore]:
+    """Scores of every graded cell of a student's submission, in notebook order."""
+    from nbgrader.api import Gradebook
+
+    cells = []
+    with Gradebook(db_url) as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                manual = grade.cell.cell_type == "markdown" or grade.needs_manual_grade
+                cells.append(
+                    CellScore(notebook.name, grade.name, grade.score, grade.max_score, manual)
+                )
+    return cells
+
+
+def autograde(api, db_url: str, assignment: str, student: str) -> GradeReport:
+    """Autograde one student's submission and read back the scores."""
+    result = api.autograde(assignment, student, force=True, create=True)
+    if not result["success"]:
+        return GradeReport(student, False, error=str(_fail("autograde", result)))
+    return GradeReport(student, True, read_scores(db_url, assignment, student))
+
+
+def export_csv(db_url: str, destination: Path) -> Path:
+    """Write nbgrader's CSV export of the gradebook atomically to `destination`."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.partial")
+    with Gradebook(db_url) as gradebook:
+        CsvExportPlugin(to=str(partial)).export(gradebook)
+    partial.replace(destination)
+    return destination
+
+
+def grade(root: Path, assignment: str, students: list[str] | None = None, progress=None):
+    """Autograde submitted/<student>/<assignment>, make feedback, export grades.csv.
+
+    Returns a list of GradeReport, one per student; a failure of one student's
+    submission is reported in its GradeReport and does not stop the others.
+    """
+    check_assignment(root, assignment)
+    available = submitted_students(root, assignment)
+    if students:
+        missing = sorted(set(students) - set(available))
+        if missing:
+            raise CourseError(
+                f"no submission of {assignment} for {', '.join(missing)} in submitted/"
+            )
+        available = sorted(students)
+    if not available:
+        raise CourseError(
+            f"nothing to grade: no folder submitted/<student>/{assignment}/ in {root}"
+        )
+    db_url = default_db_url(root)
+    with tempfile.TemporaryDirectory(prefix="cs231n-grade-") as scratch:
+        # Sync the gradebook with solutions/ without touching the committed release.
+        generate_release(root, assignment, Path(scratch), db_url)
+    api = make_api(root, db_url=db_url)
+    reports = []
+    for student in available:
+        reports.append(autograde(api, db_url, assignment, student))
+        if progress is not None:
+            progress(reports[-1])
+    graded = [r.student for r in reports if r.success]
+    for student in graded:
+        result = api.generate_feedback(assignment, student, force=True)
+        if not result["success"]:
+            raise _fail(f"generate_feedback for {student}", result)
+    export_csv(db_url, root / "grades.csv")
+    return reports
+
+
+def copy_submission(notebook: Path, root: Path, assignment: str, student: str) -> Path:
+    """Place `notebook` as submitted/<student>/<assignment>/<name> (for tests and intake)."""
+    folder = root / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(notebook, folder / notebook.name))
