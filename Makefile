@@ -12,7 +12,6 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
 	# torch==2.13.0 is the CPU build; a plain `torch` would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@

@@ -220,6 +220,7 @@ def load(
                 f"CIFAR-10 is incomplete: {folder / name} is missing; {_DOWNLOAD_HINT}"
             )
 
+    _check_meta(folder / META)
     batches = [_read_batch(folder / name) for name in TRAIN_BATCHES]
     X_all = np.concatenate([X for X, _ in batches])  # (N, 32, 32, 3) uint8
     y_all = np.concatenate([y for _, y in batches])
@@ -322,6 +323,6 @@ def _check_meta(path: Path) -> None:
 def _corrupt(path: Path, reason: str) -> str:
     """One-line message for a damaged file, with the way to repair it."""
     return (
-        f"{path} is corrupt ({reason}); delete the folder {path.parent} and run "
+        f"file is corrupt ({reason}); delete the folder {path.parent} and run "
         "`cs231n data download cifar10` again"
     )
