@@ -323,6 +323,6 @@ def _check_meta(path: Path) -> None:
 def _corrupt(path: Path, reason: str) -> str:
     """One-line message for a damaged file, with the way to repair it."""
     return (
-        f"file is corrupt ({reason}); delete the folder {path.parent} and run "
+        f"{path} is corrupt ({reason}); delete the folder {path.parent} and run "
         "`cs231n data download cifar10` again"
     )

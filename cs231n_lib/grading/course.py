@@ -9,6 +9,7 @@ gradebook, `autograded/` and `feedback/` folders.
 from __future__ import annotations
 
 import filecmp
+import functools
 import os
 import shutil
 import sys
@@ -89,6 +90,17 @@ def _ensure_venv_on_path() -> None:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
+def _cache_alembic_version() -> None:
+    # NOTE: nbgrader runs `alembic heads` (a subprocess, several seconds) for every new
+    # gradebook. The answer is fixed for an installed nbgrader, so ask once per process.
+    import nbgrader.api
+
+    if not hasattr(nbgrader.api.get_alembic_version, "cache_info"):
+        nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(
+            nbgrader.api.get_alembic_version
+        )
+
+
 def make_api(root: Path, **course_directory):
     """An `NbGraderAPI` for the course at `root`, configured by its nbgrader_config.py.
 
@@ -101,6 +113,7 @@ def make_api(root: Path, **course_directory):
     from traitlets.config.loader import PyFileConfigLoader
 
     _ensure_venv_on_path()
+    _cache_alembic_version()
     config = Config()
     config_file = root / "nbgrader_config.py"
     if config_file.is_file():
