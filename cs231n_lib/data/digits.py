@@ -36,7 +36,11 @@ def load(
     """
     from sklearn.datasets import load_digits
 
-    if not isinstance(upsample, int) or upsample < 1:
+    for name, value in [("num_val", num_val), ("num_test", num_test), ("num_train", num_train),
+                        ("upsample", upsample)]:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+    if upsample < 1:
         raise ValueError(f"upsample must be a positive integer, got {upsample!r}")
     available = NUM_IMAGES - num_val - num_test
     if num_val < 0 or num_test < 0 or available <= 0:
