@@ -39,7 +39,7 @@ def load(
     for name, value in [("num_val", num_val), ("num_test", num_test), ("num_train", num_train),
                         ("upsample", upsample)]:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if upsample < 1:
         raise ValueError(f"upsample must be a positive integer, got {upsample!r}")
     available = NUM_IMAGES - num_val - num_test
