@@ -1,6 +1,7 @@
 """Root pytest configuration: fast mode for every test and every executed notebook."""
 
 import os
+import re
 
 import pytest
 
@@ -9,9 +10,13 @@ os.environ.setdefault("CS231N_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def pytest_collection_modifyitems(items):
+def pytest_itemcollected(item):
     # nbval runs a notebook's cells in order in one kernel: keep each notebook on one
     # xdist worker (--dist loadgroup) while other tests spread over all workers.
-    for item in items:
-        if item.nodeid.split("::")[0].endswith(".ipynb"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    # Marked here, before xdist reads the marks in pytest_collection_modifyitems.
+    path = item.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        # NOTE: xdist reads "." and "/" in a group name as part of the node id.
+        item.add_marker(pytest.mark.xdist_group(re.sub(r"\W", "_", path)))
+
+

@@ -109,9 +109,9 @@ def cmd_check(args, extra: list[str]) -> int:
 
 def cmd_grade(args, extra: list[str]) -> int:
     """Autograde everything in submitted/, make feedback, export grades.csv."""
-    from cs231n_lib.grading import course
-
     import warnings
+
+    from cs231n_lib.grading import course
 
     root = _root(args)
     # nbgrader's gradebook code triggers SQLAlchemy warnings that mean nothing to a user.
@@ -171,9 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = sub.add_parser("grade", help="autograde submitted/, make feedback and grades.csv")
     grade.add_argument("assignment")
-    grade.add_argument(
-        "--student", action="append", help="grade only this student (repeatable)"
-    )
+    grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grade.set_defaults(func=cmd_grade)
     return parser
 

@@ -25,7 +25,16 @@ def to_displayable(image: np.ndarray, shape: tuple[int, ...] | None = None) -> n
                 )
             shape = (side, side)
         img = img.reshape(shape)
-    lo, hi = img.min(), img.max()
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[-1] == 3)):
+        raise ValueError(
+            f"an image must be (H, W) or (H, W, 3), got shape {img.shape}; move channels "
+            f"last with image.transpose(1, 2, 0)"
+        )
+    finite = img[np.isfinite(img)]
+    if finite.size == 0:
+        return np.zeros_like(img)
+    lo, hi = finite.min(), finite.max()
+    img = np.clip(np.nan_to_num(img, nan=lo), lo, hi)
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
 
 
@@ -46,6 +55,8 @@ def image_grid(
         raise ValueError("image_grid got no images")
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {len(titles)} titles for {n} images")
+    if ncols < 1:
+        raise ValueError(f"ncols must be at least 1, got {ncols}")
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(

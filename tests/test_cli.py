@@ -161,11 +161,17 @@ def test_lab_serves_assignments_over_http(tmp_path):
     port, token = _free_port(), "cs231n-test"
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path))
     exe = Path(sys.executable).parent / "cs231n"
-    args = [str(exe), "--course", str(REPO), "lab", "--no-browser", f"--port={port}",
-            f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1"]
-    server = subprocess.Popen(
-        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    args = [
+        str(exe),
+        "--course",
+        str(REPO),
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.ip=127.0.0.1",
+    ]
+    server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline, listing = time.monotonic() + 90, None
         while time.monotonic() < deadline and listing is None:

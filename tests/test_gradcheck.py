@@ -113,7 +113,7 @@ def test_numerical_gradient_restores_x_when_f_raises(rng):
 
 def test_numerical_gradient_float32_is_still_accurate(rng):
     x = rng.standard_normal((4, 3)).astype(np.float32)
-    grad = eval_numerical_gradient(lambda x: np.sum(x.astype(np.float64) ** 2), x, h=1e-2)
+    grad = eval_numerical_gradient(lambda x: np.sum(x.astype(np.float64) ** 2), x, h=1e-3)
     assert rel_error(grad, 2 * x.astype(np.float64)) < 1e-6
 
 
@@ -175,6 +175,8 @@ def test_grad_check_sparse_entries_and_values(rng, capsys):
     assert len(results) == 7
     indices = [index for index, *_ in results]
     assert len(set(indices)) == 7  # distinct entries
+    everything = grad_check_sparse(lambda x: np.sum(x**2), x, analytic, num_checks=x.size)
+    assert sorted(r[0] for r in everything) == list(np.ndindex(x.shape))
     for index, a, n, err in results:
         assert isinstance(index, tuple) and all(type(i) is int for i in index)
         assert a == analytic[index]
@@ -196,7 +198,7 @@ def test_grad_check_sparse_is_deterministic_for_a_seed(rng):
 def test_grad_check_sparse_reports_a_wrong_gradient(rng):
     x = rng.standard_normal(4)
     results = grad_check_sparse(lambda x: np.sum(x**2), x, x, num_checks=10)
-    assert len(results) == 4  # capped at the size of x
+    assert sorted(r[0] for r in results) == [(0,), (1,), (2,), (3,)]  # each entry once
     for _, a, n, err in results:
         assert n == pytest.approx(2 * a)
         assert err == pytest.approx(1 / 3)

@@ -22,14 +22,36 @@ BUGGY = Path(__file__).resolve().parent / "buggy"
 ASSIGNMENTS = course.list_assignments(REPO)
 
 
-def _bugs() -> list:
+def _bug_batches() -> list:
+    """Buggy submissions packed into as few autograde runs as possible.
+
+    Bugs that edit different solution cells and must fail different test cells go into
+    one submission: each test cell then sees exactly one bug, so a bug that slips
+    through still shows as its cell keeping its points, at a fraction of the runs.
+    """
     params = []
     for assignment in ASSIGNMENTS:
         spec = BUGGY / f"{assignment}.py"
-        if spec.is_file():
-            for bug in runpy.run_path(str(spec))["BUGS"]:
-                params.append(pytest.param(assignment, bug, id=f"{assignment}-{bug['name']}"))
+        if not spec.is_file():
+            continue
+        batches: list[list[dict]] = []
+        for bug in runpy.run_path(str(spec))["BUGS"]:
+            touched = {(bug["notebook"], bug["cell"])} | {
+                (bug["notebook"], g) for g in bug["loses"]
+            }
+            for batch in batches:
+                if all(touched.isdisjoint(_touched(other)) for other in batch):
+                    batch.append(bug)
+                    break
+            else:
+                batches.append([bug])
+        for i, batch in enumerate(batches, 1):
+            params.append(pytest.param(assignment, batch, id=f"{assignment}-bugs{i}"))
     return params
+
+
+def _touched(bug: dict) -> set:
+    return {(bug["notebook"], bug["cell"])} | {(bug["notebook"], g) for g in bug["loses"]}
 
 
 def test_every_assignment_has_buggy_submissions():
@@ -99,30 +121,37 @@ def test_untouched_release_scores_zero(grading_course):
     assert not earned, f"the untouched release earns points in (score, max): {earned}"
 
 
-def make_buggy(assignment: str, bug: dict) -> dict[str, nbformat.NotebookNode]:
-    """The solution notebooks with `bug`'s substring edits applied to one solution cell."""
+def make_buggy(assignment: str, bugs: list[dict]) -> dict[str, nbformat.NotebookNode]:
+    """The solution notebooks with each bug's substring edits applied to its cell."""
     notebooks = _notebooks(REPO / "solutions" / assignment)
-    nb = notebooks[bug["notebook"]]
-    cells = [
-        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == bug["cell"]
-    ]
-    assert len(cells) == 1, f"bug {bug['name']}: no single cell with grade_id {bug['cell']!r}"
-    for old, new in bug["replace"]:
-        assert old in cells[0].source, f"bug {bug['name']}: {old!r} not in cell {bug['cell']}"
-        cells[0].source = cells[0].source.replace(old, new)
+    for bug in bugs:
+        nb = notebooks[bug["notebook"]]
+        cells = [
+            c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == bug["cell"]
+        ]
+        assert len(cells) == 1, f"bug {bug['name']}: no single cell with grade_id {bug['cell']!r}"
+        for old, new in bug["replace"]:
+            assert old in cells[0].source, f"bug {bug['name']}: {old!r} not in {bug['cell']}"
+            cells[0].source = cells[0].source.replace(old, new)
     return notebooks
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("assignment", "bug"), _bugs())
-def test_buggy_submission_loses_its_points(tmp_path, assignment, bug):
+@pytest.mark.parametrize(("assignment", "bugs"), _bug_batches())
+def test_buggy_submissions_lose_their_points(tmp_path, assignment, bugs):
     grading = GradingCourse(tmp_path / "course", assignment)
-    scores = grading.grade("buggy", make_buggy(assignment, bug))
-    unknown = set(bug["loses"]) - set(scores)
-    assert not unknown, f"bug {bug['name']} names unknown test cells {unknown}"
-    kept = {gid: scores[gid] for gid in bug["loses"] if scores[gid][0] != 0}
-    assert not kept, f"bug {bug['name']} was not caught by (score, max): {kept}"
-    lost = {
-        gid: s for gid, s in scores.items() if gid not in bug["loses"] and s[0] != s[1]
+    scores = grading.grade("buggy", make_buggy(assignment, bugs))
+    expected_zero = {}
+    for bug in bugs:
+        unknown = set(bug["loses"]) - set(scores)
+        assert not unknown, f"bug {bug['name']} names unknown test cells {unknown}"
+        expected_zero.update({gid: bug["name"] for gid in bug["loses"]})
+    caught = {
+        f"{name} (in {gid})": scores[gid]
+        for gid, name in expected_zero.items()
+        if scores[gid][0] != 0
     }
-    assert not lost, f"bug {bug['name']} also cost points in unrelated cells: {lost}"
+    assert not caught, f"bugs not caught, (score, max) of their test cells: {caught}"
+    lost = {gid: s for gid, s in scores.items() if gid not in expected_zero and s[0] != s[1]}
+    names = [b["name"] for b in bugs]
+    assert not lost, f"bugs {names} also cost points in unrelated cells: {lost}"

@@ -62,7 +62,6 @@ def test_to_displayable_bad_shapes():
         to_displayable(np.zeros(12), shape=(5, 5))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: only rows are validated; (3, H, W) reaches imshow")
 def test_to_displayable_rejects_channels_first_and_4d():
     for bad in (np.zeros((3, 8, 8)), np.zeros((2, 8, 8, 3)), np.zeros((8, 8, 2))):
         with pytest.raises(ValueError):

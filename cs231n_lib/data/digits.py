@@ -36,8 +36,12 @@ def load(
     """
     from sklearn.datasets import load_digits
 
-    for name, value in [("num_val", num_val), ("num_test", num_test), ("num_train", num_train),
-                        ("upsample", upsample)]:
+    for name, value in [
+        ("num_val", num_val),
+        ("num_test", num_test),
+        ("num_train", num_train),
+        ("upsample", upsample),
+    ]:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if upsample < 1:

@@ -15,9 +15,7 @@ import numpy as np
 
 def _as_array(value, name: str) -> np.ndarray:
     if value is None:
-        raise AssertionError(
-            f"{name} is None: did the function forget to `return` its result?"
-        )
+        raise AssertionError(f"{name} is None: did the function forget to `return` its result?")
     try:
         return np.asarray(value)
     except Exception as exc:  # a ragged list, an object that is not array-like
@@ -48,31 +46,41 @@ def check_close(
     On failure the message gives both shapes, the number of wrong entries, the index of
     the worst one with both values there, and `hint` (what a common mistake looks like).
     """
-    act = _as_array(actual, name).astype(float, copy=False)
+    act = _as_array(actual, name)
+    try:
+        act = act.astype(float, copy=False)
+    except (TypeError, ValueError):
+        raise AssertionError(
+            f"{name} holds {act.dtype} values, expected numbers like {np.asarray(expected)!r}"
+        ) from None
     exp = np.asarray(expected, dtype=float)
     suffix = f"\nHint: {hint}" if hint else ""
     if act.shape != exp.shape:
-        raise AssertionError(
-            f"{name} has shape {act.shape}, expected {exp.shape}{suffix}"
-        )
+        raise AssertionError(f"{name} has shape {act.shape}, expected {exp.shape}{suffix}")
     bad_nan = np.isnan(act) & ~np.isnan(exp)
     if bad_nan.any():
         index = tuple(int(i) for i in np.argwhere(bad_nan)[0])
         raise AssertionError(
             f"{name} contains NaN ({int(bad_nan.sum())} entries, first at index {index}) "
-            f"where the reference is {exp[index]!r}: look for 0/0, log(0) or an overflow{suffix}"
+            f"where the reference is {exp[index].item()!r}: look for 0/0, log(0) or an "
+            f"overflow{suffix}"
         )
-    err = np.abs(act - exp)
-    tol = atol + rtol * np.abs(exp)
-    wrong = ~(err <= tol) & ~(np.isnan(act) & np.isnan(exp))
-    if wrong.any():
-        worst = np.unravel_index(np.argmax(np.where(wrong, err - tol, -np.inf)), act.shape)
-        where = f" at index {tuple(int(i) for i in worst)}" if act.ndim else ""
-        raise AssertionError(
-            f"{name} differs from the reference in {int(wrong.sum())} of {act.size} entries; "
-            f"worst{where}: got {act[worst]:.6g}, expected {exp[worst]:.6g} "
-            f"(abs error {err[worst]:.3g}, allowed {tol[worst]:.3g}){suffix}"
-        )
+    # Equal entries (infinities included) pass; an infinite reference is matched only
+    # by the same infinity, never by a finite value.
+    with np.errstate(invalid="ignore", over="ignore"):
+        same = (act == exp) | (np.isnan(act) & np.isnan(exp))
+        err = np.where(same, 0.0, np.abs(act - exp))
+        tol = np.where(np.isinf(exp), 0.0, atol + rtol * np.abs(exp))
+        wrong = ~same & ~(err <= tol)
+        if wrong.any():
+            excess = np.where(wrong, np.nan_to_num(err - tol, nan=np.inf, posinf=np.inf), -1.0)
+            worst = np.unravel_index(np.argmax(excess), act.shape)
+            where = f" at index {tuple(int(i) for i in worst)}" if act.ndim else ""
+            raise AssertionError(
+                f"{name} differs from the reference in {int(wrong.sum())} of {act.size} "
+                f"entries; worst{where}: got {act[worst]:.6g}, expected {exp[worst]:.6g} "
+                f"(abs error {err[worst]:.3g}, allowed {tol[worst]:.3g}){suffix}"
+            )
 
 
 def check_equal(actual, expected, name: str = "result", hint: str = "") -> None:
@@ -89,7 +97,7 @@ def check_equal(actual, expected, name: str = "result", hint: str = "") -> None:
         first = tuple(int(i) for i in np.argwhere(wrong)[0])
         raise AssertionError(
             f"{name} differs in {int(np.sum(wrong))} of {act.size} entries; first at index "
-            f"{first}: got {act[first]!r}, expected {exp[first]!r}{suffix}"
+            f"{first}: got {act[first].item()!r}, expected {exp[first].item()!r}{suffix}"
         )
 
 
@@ -101,15 +109,36 @@ def _names_used(code: types.CodeType) -> set[str]:
     return names
 
 
+def _forbidden_uses(func, forbidden: set[str], seen: set[int]) -> set[str]:
+    """Forbidden names used by `func` or by the functions of its own module it calls."""
+    if id(func) in seen:
+        return set()
+    seen.add(id(func))
+    used = _names_used(func.__code__)
+    found = used & forbidden
+    for name in used:
+        value = func.__globals__.get(name)
+        if value is None or value is func:
+            continue
+        # An alias such as `dist = cdist` still carries the library function's name.
+        if getattr(value, "__name__", None) in forbidden and callable(value):
+            found.add(value.__name__)
+        # Helpers the student defined next to the function are inspected as well.
+        if isinstance(value, types.FunctionType) and value.__module__ == func.__module__:
+            found |= _forbidden_uses(value, forbidden, seen)
+    return found
+
+
 def assert_own_implementation(func, forbidden: Iterable[str]) -> None:
     """Assert that `func` does not call any of the `forbidden` names (library shortcuts).
 
     Looks at every global, attribute and local name the compiled function uses, including
-    nested functions, so `scipy.spatial.distance.cdist` is caught as `cdist`.
+    nested functions, aliases of library functions and helper functions defined in the
+    same notebook, so `scipy.spatial.distance.cdist` is caught as `cdist`.
     """
     if not callable(func) or not hasattr(func, "__code__"):
         raise AssertionError(f"{func!r} is not a Python function defined in this notebook")
-    used = sorted(_names_used(func.__code__) & set(forbidden))
+    used = sorted(_forbidden_uses(func, set(forbidden), set()))
     if used:
         raise AssertionError(
             f"{func.__name__} uses {', '.join(used)}: this exercise asks for your own "

@@ -69,18 +69,14 @@ def find_course_root(start: Path | None = None) -> Path:
 def list_assignments(root: Path) -> list[str]:
     """Names of the assignment folders in solutions/ that hold at least one notebook."""
     source = root / "solutions"
-    return sorted(
-        p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
-    )
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
 def check_assignment(root: Path, assignment: str) -> None:
     """Raise CourseError naming the known assignments if `assignment` is not one."""
     known = list_assignments(root)
     if assignment not in known:
-        raise CourseError(
-            f"unknown assignment {assignment!r}; known: {', '.join(known) or 'none'}"
-        )
+        raise CourseError(f"unknown assignment {assignment!r}; known: {', '.join(known) or 'none'}")
 
 
 def _ensure_venv_on_path() -> None:

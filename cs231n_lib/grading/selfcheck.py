@@ -124,9 +124,7 @@ def check_notebook(path: Path, fast: bool = True) -> CheckResult:
     path = Path(path).resolve()
     nb = read_notebook(path)
     if not _graded_cells(nb):
-        raise NotebookError(
-            f"{path} has no autograded cells: is it a notebook of this course?"
-        )
+        raise NotebookError(f"{path} has no autograded cells: is it a notebook of this course?")
     warnings = [
         f"test cell {grade_id} was edited; the autograder will restore the original"
         for grade_id in edited_test_cells(nb)
