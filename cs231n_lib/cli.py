@@ -34,7 +34,12 @@ def cmd_lab(args, extra: list[str]) -> int:
     folder = root / "assignments"
     if not folder.is_dir():
         raise UsageError(f"{folder} does not exist; run `cs231n release` first")
-    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={folder}", *extra]
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={folder}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        # Containers and CI machines often run as root, which Jupyter refuses by default.
+        print("cs231n lab: running as root, passing --allow-root to JupyterLab", flush=True)
+        command.append("--allow-root")
+    command += extra
     os.execv(sys.executable, command)
     return 0  # not reached
 
