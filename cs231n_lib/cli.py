@@ -63,7 +63,7 @@ def cmd_data(args, extra: list[str]) -> int:
     from cs231n_lib.data import cifar10
 
     try:
-        path = cifar10.download()
+        path = cifar10.download(url=args.url or cifar10.URL)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"cs231n data download: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub.add_parser("list", help="list the data sets and where they live")
     download = data_sub.add_parser("download", help="download a data set")
     download.add_argument("name", help="data set name, e.g. cifar10")
+    download.add_argument(
+        "--url", help="download from this mirror instead (the checksum is still verified)"
+    )
     data.set_defaults(func=cmd_data)
 
     rel = sub.add_parser("release", help="generate assignments/ from solutions/")

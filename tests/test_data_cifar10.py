@@ -579,3 +579,19 @@ def test_classes():
     )
     assert cifar10.URL == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
     assert cifar10.KNOWN_HASH == "md5:c58f30108f718f92721af3b95e74349a"
+
+
+def test_cli_download_failure_is_one_line_and_leaves_nothing(
+    tmp_path, monkeypatch, capsys, serve, tiny_archive
+):
+    from cs231n_lib.cli import main
+
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("CS231N_DATA", str(data_dir))
+    # The tiny archive is not the real one, so the official checksum rejects it.
+    url = serve(tiny_archive)
+    assert main(["data", "download", "cifar10", "--url", url]) == 1
+    # stderr also carries pooch's progress bar; the error itself is one line.
+    errors = [line for line in capsys.readouterr().err.splitlines() if "cs231n data" in line]
+    assert len(errors) == 1 and "corrupt or incomplete" in errors[0], errors
+    assert not data_dir.exists() or _leftovers(data_dir) == []

@@ -9,6 +9,7 @@ import scipy.spatial.distance
 from scipy.spatial.distance import cdist
 
 from cs231n_lib.grading.checks import (
+    assert_no_loops,
     assert_own_implementation,
     check_close,
     check_equal,
@@ -205,3 +206,38 @@ def test_assert_own_implementation_catches_cdist_in_a_helper():
 
     with pytest.raises(AssertionError):
         assert_own_implementation(student, ["cdist"])
+
+
+# --- assert_no_loops ---------------------------------------------------------------------
+
+
+def _vectorized(x):
+    return (x**2).sum(axis=1)
+
+
+def _with_for(x):
+    total = 0.0
+    for row in x:
+        total += row.sum()
+    return total
+
+
+def _with_while(x):
+    i = 0
+    while i < len(x):
+        i += 1
+    return i
+
+
+def _with_comprehension(x):
+    return sum([row.sum() for row in x])
+
+
+def test_assert_no_loops_passes_vectorized_code():
+    assert_no_loops(_vectorized)
+
+
+@pytest.mark.parametrize("func", [_with_for, _with_while, _with_comprehension])
+def test_assert_no_loops_catches_every_kind_of_loop(func):
+    with pytest.raises(AssertionError, match=f"{func.__name__} contains a Python loop"):
+        assert_no_loops(func)

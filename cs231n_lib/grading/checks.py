@@ -7,6 +7,7 @@ where the first or worst difference is. They never print: nbgrader scores a test
 
 from __future__ import annotations
 
+import dis
 import types
 from collections.abc import Iterable
 
@@ -107,6 +108,27 @@ def _names_used(code: types.CodeType) -> set[str]:
         if isinstance(const, types.CodeType):
             names |= _names_used(const)
     return names
+
+
+def _has_loop(code: types.CodeType) -> bool:
+    # A loop compiles to FOR_ITER or to a jump backwards (JUMP_BACKWARD, and in 3.11
+    # POP_JUMP_BACKWARD_IF_TRUE and friends for `while`); comprehensions are nested code.
+    if any(
+        ins.opname == "FOR_ITER" or "BACKWARD" in ins.opname for ins in dis.get_instructions(code)
+    ):
+        return True
+    return any(_has_loop(c) for c in code.co_consts if isinstance(c, types.CodeType))
+
+
+def assert_no_loops(func) -> None:
+    """Assert that `func` has no Python loop: no for, while or comprehension."""
+    if not hasattr(func, "__code__"):
+        raise AssertionError(f"{func!r} is not a Python function defined in this notebook")
+    if _has_loop(func.__code__):
+        raise AssertionError(
+            f"{func.__name__} contains a Python loop (for, while or a comprehension); this "
+            f"exercise asks for whole-array numpy operations (broadcasting, matrix products)"
+        )
 
 
 def _forbidden_uses(func, forbidden: set[str], seen: set[int]) -> set[str]:
