@@ -70,7 +70,7 @@ def test_unknown_keyword_arguments_are_named_with_the_allowed_ones():
 
 
 def test_unknown_update_rule_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"'sgd_typo'.*\['sgd'"):
+    with pytest.raises(ValueError, match=r"'sgd_typo'.*'sgd'"):
         Solver(CountingModel(), ones_data(), update_rule="sgd_typo")
 
 
