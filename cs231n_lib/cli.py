@@ -113,34 +113,104 @@ def cmd_check(args, extra: list[str]) -> int:
 
 
 def cmd_grade(args, extra: list[str]) -> int:
-    """Autograde everything in submitted/, make feedback, export grades.csv."""
+    """Autograde a class in parallel and sandboxed; feedback, grades.csv, per-cell CSVs."""
     import warnings
 
-    from cs231n_lib.grading import course
+    from cs231n_lib.grading import course, intake, sandbox, scale
 
     root = _root(args)
     # nbgrader's gradebook code triggers SQLAlchemy warnings that mean nothing to a user.
     warnings.filterwarnings("ignore", module="nbgrader")
     os.environ["CS231N_FAST"] = "1"  # autograding runs in fast mode, as the tests do
-
-    def progress(report):
-        if report.success:
-            print(f"  {report.student}: {report.score:g}/{report.max_score:g}", flush=True)
-        else:
-            print(f"  {report.student}: NOT GRADED: {report.error}", flush=True)
-
+    for option, value in [
+        ("--jobs", args.jobs),
+        ("--cell-timeout", args.cell_timeout),
+        ("--notebook-timeout", args.notebook_timeout),
+    ]:
+        if value is not None and value < 1:
+            raise UsageError(f"{option} {value} must be at least 1")
     try:
         course.check_assignment(root, args.assignment)
-        print(f"grading {args.assignment} in {root}", flush=True)
-        reports = course.grade(root, args.assignment, args.student, progress=progress)
+        limits = scale.default_limits(root)
+        limits = sandbox.Limits(
+            cell_timeout=_given(args.cell_timeout, limits.cell_timeout),
+            notebook_timeout=_given(args.notebook_timeout, limits.notebook_timeout),
+            memory=sandbox.parse_size(args.memory_limit) if args.memory_limit else limits.memory,
+        )
+    except (course.CourseError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{args.jobs} job(s)"
+    print(f"grading {args.assignment} in {root} on {where}", flush=True)
+    if not args.scheduler:
+        try:
+            info = sandbox.detect_sandbox(args.sandbox)
+        except RuntimeError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"sandbox: {info.bwrap}" if info.active else info.warning, flush=True)
+    try:
+        result = scale.grade_class(
+            root,
+            args.assignment,
+            args.student,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            limits=limits,
+            sandbox_mode=args.sandbox,
+            import_from=args.import_from,
+            id_pattern=args.id_pattern or intake.ID_PATTERN,
+            progress=lambda report: print(_report_line(report), flush=True),
+        )
     except course.CourseError as exc:
         raise UsageError(str(exc)) from None
-    failed = [r for r in reports if not r.success]
+    _print_summary(root, result)
+    return EXIT_FAILED if result.failed or result.problems else 0
+
+
+def _given(value, default):
+    return default if value is None else value
+
+
+def _report_line(report) -> str:
+    """One student's result: score, failed tests with their first message, and notes."""
+    if not report.success:
+        return f"  {report.student}: NOT GRADED: {report.error}"
+    line = f"  {report.student}: {report.score:g}/{report.max_score:g}"
+    failed = [c for c in report.cells if c.status in {"failed", "partial"}]
+    not_run = [c for c in report.cells if c.status == "not run"]
+    if failed:
+        shown = [f"{c.grade_id} ({_short(c.message)})" if c.message else c.grade_id for c in failed]
+        line += f"  failed: {', '.join(shown)}"
+    if not_run:
+        line += f"  not run: {len(not_run)} test(s), {_short(not_run[0].message, 90)}"
+    return "\n".join([line] + [f"      note: {note}" for note in report.notes])
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _print_summary(root: Path, result) -> None:
+    graded = len(result.reports) - len(result.failed)
+    rate = 60 * graded / result.seconds if result.seconds else 0.0
     print(
-        f"graded {len(reports) - len(failed)} of {len(reports)} submissions; "
-        f"grades in {root / 'grades.csv'}, feedback in {root / 'feedback'}"
+        f"graded {graded} of {len(result.reports)} submissions in {result.seconds:.0f} s "
+        f"({rate:.1f} per minute); grades in {root / 'grades.csv'} and grades_by_cell.csv, "
+        f"feedback in {root / 'feedback'}"
     )
-    return EXIT_FAILED if failed else 0
+    hardest = [h for h in result.hardest if h["failed"]][:5]
+    if hardest:
+        print("tests the class fails most:")
+        for test in hardest:
+            common = (
+                f"; most often {_short(test['most_common_failure'])}"
+                if test["most_common_failure"]
+                else ""
+            )
+            print(f"  {test['grade_id']}: {test['failed']} of {test['submissions']} failed{common}")
+    for problem in result.problems:
+        print(f"intake: {problem}")
+    if result.sandbox_warning:
+        print(result.sandbox_warning, file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,9 +247,48 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--full", action="store_true", help="run in full mode, not fast mode")
     check.set_defaults(func=cmd_check)
 
-    grade = sub.add_parser("grade", help="autograde submitted/, make feedback and grades.csv")
+    grade = sub.add_parser(
+        "grade",
+        help="autograde submitted/ (parallel, sandboxed), make feedback and grades.csv",
+        description="Autograde every submission of ASSIGNMENT in submitted/<student>/, each in "
+        "its own scratch course and sandboxed kernel; merge into gradebook.db, write "
+        "feedback/, grades.csv, grades_by_cell.csv and grades_by_cell_summary.csv.",
+    )
     grade.add_argument("assignment")
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grade.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded at once")
+    grade.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run the tasks on this Dask cluster instead"
+    )
+    grade.add_argument(
+        "--from",
+        dest="import_from",
+        type=Path,
+        metavar="FOLDER",
+        help="first import an LMS export: one .ipynb or .zip per student, id in the name",
+    )
+    grade.add_argument(
+        "--id-pattern",
+        metavar="REGEX",
+        help="regex with a group (?P<student>...) that finds the id in an exported file's "
+        "name (default: the name up to its first underscore)",
+    )
+    grade.add_argument(
+        "--cell-timeout",
+        type=int,
+        metavar="S",
+        help="seconds per cell (default: Execute.timeout in nbgrader_config.py)",
+    )
+    grade.add_argument(
+        "--notebook-timeout", type=int, metavar="S", help="seconds per notebook (default 900)"
+    )
+    grade.add_argument("--memory-limit", metavar="SIZE", help="per kernel, e.g. 4G (default)")
+    grade.add_argument(
+        "--sandbox",
+        choices=["auto", "require", "off"],
+        default="auto",
+        help="bubblewrap sandbox: use if available (auto), fail without it, or never",
+    )
     grade.set_defaults(func=cmd_grade)
     return parser
 

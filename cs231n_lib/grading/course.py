@@ -244,42 +244,17 @@ def export_csv(db_url: str, destination: Path) -> Path:
     return destination
 
 
-def grade(root: Path, assignment: str, students: list[str] | None = None, progress=None):
+def grade(root: Path, assignment: str, students: list[str] | None = None, progress=None, **options):
     """Autograde submitted/<student>/<assignment>, make feedback, export grades.csv.
 
     Returns a list of GradeReport, one per student; a failure of one student's
-    submission is reported in its GradeReport and does not stop the others.
+    submission is reported in its GradeReport and does not stop the others. `options`
+    go to `scale.grade_class`: jobs, scheduler, limits, sandbox_mode, import_from,
+    id_pattern.
     """
-    check_assignment(root, assignment)
-    available = submitted_students(root, assignment)
-    if students:
-        missing = sorted(set(students) - set(available))
-        if missing:
-            raise CourseError(
-                f"no submission of {assignment} for {', '.join(missing)} in submitted/"
-            )
-        available = sorted(students)
-    if not available:
-        raise CourseError(
-            f"nothing to grade: no folder submitted/<student>/{assignment}/ in {root}"
-        )
-    db_url = default_db_url(root)
-    with tempfile.TemporaryDirectory(prefix="cs231n-grade-") as scratch:
-        # Sync the gradebook with solutions/ without touching the committed release.
-        generate_release(root, assignment, Path(scratch), db_url)
-    api = make_api(root, db_url=db_url)
-    reports = []
-    for student in available:
-        reports.append(autograde(api, db_url, assignment, student))
-        if progress is not None:
-            progress(reports[-1])
-    graded = [r.student for r in reports if r.success]
-    for student in graded:
-        result = api.generate_feedback(assignment, student, force=True)
-        if not result["success"]:
-            raise _fail(f"generate_feedback for {student}", result)
-    export_csv(db_url, root / "grades.csv")
-    return reports
+    from cs231n_lib.grading.scale import grade_class
+
+    return grade_class(root, assignment, students, progress=progress, **options).reports
 
 
 def copy_submission(notebook: Path, root: Path, assignment: str, student: str) -> Path:

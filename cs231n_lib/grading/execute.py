@@ -1,0 +1,210 @@
+"""Executing a submission for nbgrader, safely: `GuardedExecute` replaces nbgrader's
+`Execute` preprocessor in autograding.
+
+What it adds to nbgrader's execution:
+
+- the kernel starts through `sandbox.kernel_command` (bwrap, resource limits, scrubbed
+  environment) and talks to the grader over Unix sockets in its own folder, because a
+  sandboxed kernel has no network, not even loopback;
+- its working folder holds the student's files only, not the notebook with the hidden
+  tests restored that nbgrader keeps in autograded/;
+- a wall-clock limit for the whole notebook: past it the kernel is killed;
+- a kernel that dies (os._exit, a crash, the memory limit), that is killed, or that
+  ignores the interrupt after a cell timeout does not fail the whole notebook: the cell
+  where it happened and every later cell get an error output with the reason, so
+  nbgrader scores them 0 and every earlier cell keeps its score;
+- output beyond `Limits.max_output` bytes per cell is dropped, with a note.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+from time import monotonic
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, List, Unicode
+
+from cs231n_lib.grading import sandbox
+
+NOT_RUN = "NotRun"  # ename of the error put in cells that never ran
+KERNEL_DIED = "KernelDied"  # ename of the error in the cell where the kernel stopped
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager that starts the kernel under `command_prefix` and with `kernel_env`."""
+
+    command_prefix = List(Unicode())  # the sandbox command; `-- kernel command` follows
+    kernel_env = List(Unicode())  # "KEY=value" items: the kernel's whole environment
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        return [*self.command_prefix, *super().format_kernel_cmd(extra_arguments)]
+
+    @property
+    def process_group(self) -> int | None:
+        provisioner = self.provisioner
+        return getattr(provisioner, "pgid", None) if provisioner is not None else None
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute with a sandboxed kernel, a notebook time limit, an output cap,
+    and a score of 0 (not a failed autograde) for cells after a kernel death."""
+
+    notebook_timeout = Integer(900, help="seconds for the whole notebook").tag(config=True)
+    max_output = Integer(1_000_000, help="bytes of output kept per cell").tag(config=True)
+    memory_limit = Integer(4 * 2**30, help="bytes of address space").tag(config=True)
+    max_file_size = Integer(100 * 2**20, help="bytes per file written").tag(config=True)
+    bwrap = Unicode("", help="path of bwrap; empty: no sandbox").tag(config=True)
+    work_dir = Unicode(help="the kernel's working folder (the student's files)").tag(config=True)
+    kernel_dir = Unicode(help="folder for the connection file and sockets").tag(config=True)
+
+    def __init__(self, **kw):
+        kw.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(**kw)
+
+    @property
+    def limits(self) -> sandbox.Limits:
+        return sandbox.Limits(
+            cell_timeout=self.timeout,
+            notebook_timeout=self.notebook_timeout,
+            memory=self.memory_limit,
+            max_output=self.max_output,
+            max_file_size=self.max_file_size,
+        )
+
+    def create_kernel_manager(self):
+        kernel_dir = Path(self.kernel_dir)
+        kernel_dir.mkdir(parents=True, exist_ok=True)
+        prefix, env = sandbox.kernel_command(
+            [], self.limits, Path(self.work_dir), kernel_dir, self.bwrap
+        )
+        self.km = self.kernel_manager_class(
+            kernel_name=self.kernel_name or "python3",
+            config=self.config,
+            transport="ipc",
+            ip=str(kernel_dir / "ipc"),
+            connection_file=str(kernel_dir / "kernel.json"),
+            command_prefix=prefix,
+            kernel_env=[f"{k}={v}" for k, v in env.items()],
+        )
+        return self.km
+
+    async def async_start_new_kernel(self, **kwargs):
+        kwargs["cwd"] = self.work_dir
+        kwargs["env"] = dict(item.split("=", 1) for item in self.km.kernel_env)
+        await super().async_start_new_kernel(**kwargs)
+
+    # nbclient's sync wrapper is bound to its own coroutine, not to this override.
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    def preprocess(self, nb: NotebookNode, resources, km=None):
+        self.stopped = ""  # why the remaining cells do not run
+        self.kill_reason = ""
+        self._output_bytes: dict[int, int] = {}
+        self.error_on_timeout = {
+            "ename": "CellTimeoutError",
+            "evalue": f"the cell ran longer than {self.timeout} s and was interrupted",
+            "traceback": [f"CellTimeoutError: the cell ran longer than {self.timeout} s"],
+        }
+        watchdog = threading.Timer(self.notebook_timeout, self._stop_notebook)
+        watchdog.daemon = True
+        self._deadline = monotonic() + self.notebook_timeout
+        watchdog.start()
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            watchdog.cancel()
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        if not self.stopped and monotonic() > self._deadline:
+            self._stop_notebook()  # the watchdog fired before there was a kernel to stop
+            self.stopped = self.kill_reason
+        if self.stopped:
+            cell.outputs = [_error(NOT_RUN, f"this cell did not run: {self.stopped}")]
+            cell.execution_count = None
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self.stopped = self.kill_reason or (
+                f"the kernel died in {_describe(cell, index)} (os._exit, a crash, or more "
+                f"than {_mib(self.memory_limit)} of memory)"
+            )
+        except CellTimeoutError:
+            self._kill_kernel()
+            self.stopped = (
+                f"{_describe(cell, index)} ran longer than {self.timeout} s and did not stop "
+                f"when interrupted, so the kernel was stopped"
+            )
+        cell.outputs = [*cell.get("outputs", []), _error(KERNEL_DIED, self.stopped)]
+        return cell, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep at most `max_output` bytes of stream and display output per cell."""
+        if msg["msg_type"] in {"stream", "display_data", "execute_result"}:
+            used = self._output_bytes.get(cell_index, 0)
+            size = _size(msg["content"])
+            self._output_bytes[cell_index] = used + size
+            if used >= self.max_output:
+                return None
+            if used + size > self.max_output:
+                if msg["msg_type"] != "stream":
+                    return self._truncation_note(outs)
+                keep = self.max_output - used
+                msg["content"]["text"] = msg["content"]["text"][:keep]
+                out = super().output(outs, msg, display_id, cell_index)
+                self._truncation_note(outs)
+                return out
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _truncation_note(self, outs):
+        # On stdout: stderr in a test cell would cost its points.
+        note = f"\n[output truncated: more than {self.max_output:,} bytes]\n"
+        outs.append(NotebookNode(output_type="stream", name="stdout", text=note))
+
+    def _stop_notebook(self):
+        self.kill_reason = f"the notebook ran longer than its limit of {self.notebook_timeout} s"
+        self._kill_kernel()
+
+    def _kill_kernel(self):
+        km = self.km
+        pgid = km.process_group if isinstance(km, SandboxedKernelManager) else None
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass  # already gone
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(
+        output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
+
+
+def _describe(cell, index: int) -> str:
+    """How a student finds the cell: its grade id, else its number and first line."""
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    if grade_id:
+        return f"cell {grade_id}"
+    first = (cell.source.strip().splitlines() or [""])[0]
+    first = first if len(first) <= 40 else first[:37] + "..."
+    return f"cell {index + 1} ({first})"
+
+
+def _size(content: dict) -> int:
+    if "text" in content:
+        return len(content["text"])
+    return sum(len(str(value)) for value in content.get("data", {}).values())
+
+
+def _mib(num_bytes: int) -> str:
+    return f"{num_bytes / 2**20:,.0f} MiB"

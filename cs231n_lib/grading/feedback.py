@@ -1,0 +1,243 @@
+"""What students and instructors read after grading: HTML feedback and per-cell CSVs.
+
+Feedback is nbgrader's own (`GenerateFeedback`, its HTML template and scores) with two
+preprocessors added:
+
+- `HideHiddenTests` shows each test cell as it was released, replaces the traceback of a
+  failed test (whose code lines would quote the hidden tests) by its error message, and
+  blanks any output line that quotes a hidden test line;
+- `GradingSummary` puts a table at the top: each test's points, passed or failed, the
+  failure message, and what happened to the submission (a kernel that died, a file
+  that was renamed, a test cell that was put back).
+
+`export_cell_csvs` writes `grades_by_cell.csv`, one row per student and graded cell,
+and `grades_by_cell_summary.csv`, the autograded cells ordered by how many students
+failed them, for item analysis.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from collections import Counter
+from pathlib import Path
+
+from nbformat import NotebookNode
+from nbgrader import utils
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Dict
+
+SIDECAR = "cs231n_grading.json"  # per submission, beside the autograded notebooks
+MIN_REDACTED_LINE = 12  # shorter hidden-test lines (")", "for _ in range(3):") are not secret
+CELL_FIELDS = [
+    "assignment", "notebook", "grade_id", "student", "score", "max_score",
+    "needs_manual_grade", "status", "message",
+]  # fmt: skip
+SUMMARY_FIELDS = [
+    "assignment", "notebook", "grade_id", "max_score", "submissions", "failed",
+    "failed_fraction", "mean_score", "most_common_failure",
+]  # fmt: skip
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Show test cells as released; keep failure messages, drop hidden-test source."""
+
+    released = Dict(help="notebook name -> {grade_id: released source}").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        released = self.released.get(resources["nbgrader"]["notebook"], {})
+        hidden: set[str] = set()
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if cell.cell_type != "code" or not utils.is_grade(cell) or grade_id not in released:
+                continue
+            shown = {line.strip() for line in released[grade_id].splitlines()}
+            hidden |= {line.strip() for line in cell.source.splitlines()} - shown
+            cell.source = released[grade_id]
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        hidden = {line for line in hidden if len(line) >= MIN_REDACTED_LINE}
+        if hidden:
+            for cell in nb.cells:
+                for output in cell.get("outputs", []):
+                    _redact(output, hidden)
+        return nb, resources
+
+
+def _redact(output: NotebookNode, hidden: set[str]) -> None:
+    def clean(text):
+        if isinstance(text, list):
+            text = "".join(text)
+        lines = text.split("\n")
+        return "\n".join(
+            "[line of a hidden test]" if any(h in line for h in hidden) else line for line in lines
+        )
+
+    if "text" in output:
+        output.text = clean(output.text)
+    if "evalue" in output:
+        output.evalue = clean(output.evalue)
+        output.traceback = [clean(line) for line in output.get("traceback", [])]
+    data = output.get("data", {})
+    for mime in ("text/plain", "text/html", "text/markdown", "text/latex"):
+        if mime in data:
+            data[mime] = clean(data[mime])
+
+
+class GradingSummary(NbGraderPreprocessor):
+    """Insert a summary of the autograder's results as the first cell."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        path = Path(resources["metadata"]["path"]) / SIDECAR
+        if path.is_file():
+            info = json.loads(path.read_text())
+            notebook = resources["nbgrader"]["notebook"] + ".ipynb"
+            cells = [c for c in info["cells"] if c["notebook"] + ".ipynb" == notebook]
+            summary = summary_markdown(notebook, cells, info.get("notes", []))
+            nb.cells.insert(0, NotebookNode(cell_type="markdown", metadata={}, source=summary))
+        return nb, resources
+
+
+def summary_markdown(notebook: str, cells: list[dict], notes: list[str]) -> str:
+    """The autograder's summary for one notebook: markdown around an escaped HTML table."""
+    lines = [f"## Autograder results for {html.escape(notebook)}", "", _points_line(cells), ""]
+    lines.append(_results_table(cells))
+    if notes:
+        lines += ["", "**Notes**", ""] + [f"- {html.escape(note)}" for note in notes]
+    return "\n".join(lines)
+
+
+def _points_line(cells: list[dict]) -> str:
+    auto = [c for c in cells if c["status"] != "manual"]
+    earned = sum(c["score"] or 0 for c in auto)
+    total = sum(c["max_score"] for c in auto)
+    manual = sum(c["max_score"] for c in cells if c["status"] == "manual")
+    more = f" {manual:g} more points are graded by hand." if manual else ""
+    return f"**{earned:g} of {total:g} autograded points.**{more}"
+
+
+def _results_table(cells: list[dict]) -> str:
+    rows = ["<table><tr><th>test</th><th>points</th><th>result</th></tr>"]
+    for cell in cells:
+        if cell["status"] == "manual":
+            continue
+        result = cell["status"] + (f": {cell['message']}" if cell["message"] else "")
+        rows.append(
+            f"<tr><td>{html.escape(cell['grade_id'])}</td>"
+            f"<td>{(cell['score'] or 0):g} / {cell['max_score']:g}</td>"
+            f"<td>{html.escape(result)}</td></tr>"
+        )
+    return "\n".join(rows + ["</table>"])
+
+
+def feedback_preprocessors() -> list:
+    """GenerateFeedback's preprocessors: nbgrader's, with the two above before the CSS."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    return [GetGrades, HideHiddenTests, GradingSummary, CSSHTMLHeaderPreprocessor]
+
+
+def missing_notebook_html(notebook: str, cells: list[dict], notes: list[str]) -> str:
+    """Feedback for a notebook that could not be run (missing or unreadable)."""
+    title = html.escape(notebook)
+    items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
+    points = _points_line(cells).replace("**", "")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body>\n<h2>Autograder results for {title}</h2>\n<p>{points}</p>\n"
+        f"{_results_table(cells)}\n<ul>{items}</ul>\n</body></html>\n"
+    )
+
+
+def read_sidecar(folder: Path) -> dict:
+    """The grading record beside an autograded submission ({} if there is none)."""
+    path = folder / SIDECAR
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def cell_rows(root: Path, db_url: str) -> list[dict]:
+    """One row per submitted graded cell in the gradebook, with the autograder's status
+    and message where the grading record has them."""
+    from nbgrader.api import Gradebook
+
+    rows = []
+    with Gradebook(db_url) as gradebook:
+        for assignment in gradebook.assignments:
+            for submission in assignment.submissions:
+                student = submission.student.id
+                record = read_sidecar(root / "autograded" / student / assignment.name)
+                outcome = {(c["notebook"], c["grade_id"]): c for c in record.get("cells", [])}
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        seen = outcome.get((notebook.name, grade.name), {})
+                        rows.append(
+                            {
+                                "assignment": assignment.name,
+                                "notebook": notebook.name,
+                                "grade_id": grade.name,
+                                "student": student,
+                                "score": grade.score,
+                                "max_score": grade.max_score,
+                                "needs_manual_grade": grade.needs_manual_grade,
+                                "status": seen.get("status", ""),
+                                "message": seen.get("message", ""),
+                            }
+                        )
+    return rows
+
+
+def summarize_cells(rows: list[dict]) -> list[dict]:
+    """The autograded cells, most often failed first: how many students lost points
+    there, the mean score and the most common failure message."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row["status"] == "manual":
+            continue
+        groups.setdefault((row["assignment"], row["notebook"], row["grade_id"]), []).append(row)
+    summary = []
+    for (assignment, notebook, grade_id), members in groups.items():
+        failed = [r for r in members if (r["score"] or 0) < r["max_score"]]
+        messages = Counter(r["message"] for r in failed if r["message"])
+        summary.append(
+            {
+                "assignment": assignment,
+                "notebook": notebook,
+                "grade_id": grade_id,
+                "max_score": members[0]["max_score"],
+                "submissions": len(members),
+                "failed": len(failed),
+                "failed_fraction": round(len(failed) / len(members), 3),
+                "mean_score": round(sum(r["score"] or 0 for r in members) / len(members), 3),
+                "most_common_failure": messages.most_common(1)[0][0] if messages else "",
+            }
+        )
+    summary.sort(
+        key=lambda s: (-s["failed_fraction"], s["assignment"], s["notebook"], s["grade_id"])
+    )
+    return summary
+
+
+def export_cell_csvs(root: Path, db_url: str) -> tuple[Path, Path, list[dict]]:
+    """Write grades_by_cell.csv and grades_by_cell_summary.csv at the course root
+    atomically; returns both paths and the summary rows."""
+    rows = cell_rows(root, db_url)
+    summary = summarize_cells(rows)
+    by_cell = _write_csv(root / "grades_by_cell.csv", CELL_FIELDS, rows)
+    by_test = _write_csv(root / "grades_by_cell_summary.csv", SUMMARY_FIELDS, summary)
+    return by_cell, by_test, summary
+
+
+def _write_csv(destination: Path, fields: list[str], rows: list[dict]) -> Path:
+    partial = destination.with_name(f".{destination.name}.partial")
+    with open(partial, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    partial.replace(destination)
+    return destination

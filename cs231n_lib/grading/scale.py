@@ -1,0 +1,344 @@
+"""Grading a whole class: `grade_class`, behind `cs231n grade`.
+
+1. Sync the course gradebook with solutions/ (nbgrader generate_assignment) and build a
+   bundle every task shares: a gradebook that knows the assignment and no student, the
+   released notebooks, the limits.
+2. Intake: an export folder is unpacked into submitted/ (`--from`); each student's
+   folder becomes a `Submission`.
+3. One task per submission (`worker.grade_submission`) runs on a local process pool
+   (`--jobs N`) or on a Dask cluster (`--scheduler ADDRESS`); each grades in a scratch
+   course with its own gradebook and its own sandboxed kernel.
+4. This process alone writes the course (`merge.merge_result`), one result at a time as
+   they arrive, then exports grades.csv and the per-cell CSVs.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from cs231n_lib.grading import course, intake, sandbox
+from cs231n_lib.grading.feedback import export_cell_csvs
+from cs231n_lib.grading.merge import SubmissionReport, manual_grades, merge_result
+from cs231n_lib.grading.worker import (
+    AssignmentBundle,
+    SubmissionResult,
+    grade_submission,
+    quiet_warnings,
+    warm_up,
+)
+
+MAX_ATTEMPTS = 2  # a task whose worker process died is retried once on a fresh pool
+
+
+@dataclass
+class ClassReport:
+    """What `grade_class` did: one report per submission, plus intake problems."""
+
+    assignment: str
+    reports: list[SubmissionReport]
+    problems: list[str] = field(default_factory=list)
+    sandbox_warning: str = ""  # non-empty when some submission ran unsandboxed
+    seconds: float = 0.0
+    hardest: list[dict] = field(default_factory=list)  # most failed tests first
+
+    @property
+    def failed(self) -> list[SubmissionReport]:
+        return [r for r in self.reports if not r.success]
+
+
+def default_limits(root: Path) -> sandbox.Limits:
+    """Limits with the per-cell timeout of the course's nbgrader_config.py."""
+    config = course.make_api(root).config
+    timeout = config.Execute.get("timeout", sandbox.Limits.cell_timeout)
+    return sandbox.Limits(cell_timeout=int(timeout))
+
+
+def grade_class(
+    root: Path,
+    assignment: str,
+    students: list[str] | None = None,
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    limits: sandbox.Limits | None = None,
+    sandbox_mode: str = "auto",
+    import_from: Path | None = None,
+    id_pattern: str = intake.ID_PATTERN,
+    progress: Callable[[SubmissionReport], None] | None = None,
+) -> ClassReport:
+    """Autograde every submission of `assignment` (or only `students`), in parallel.
+
+    Raises CourseError with a one-line reason for bad input (unknown assignment, no
+    submissions, unreachable scheduler, a required sandbox that is missing).
+    """
+    start = time.monotonic()
+    course.check_assignment(root, assignment)
+    if jobs < 1:
+        raise course.CourseError(f"--jobs {jobs} must be at least 1")
+    _use_in_process_alembic_head()
+    quiet_warnings()
+    local_sandbox = _local_sandbox(sandbox_mode) if scheduler is None else None
+    limits = limits or default_limits(root)
+    db_url = course.default_db_url(root)
+    # Bad input fails before any work.
+    selected = _select(root, assignment, students) if import_from is None else []
+    if import_from is not None:
+        if not Path(import_from).is_dir():
+            raise course.CourseError(f"--from {import_from}: no such folder")
+        try:
+            intake.check_pattern(id_pattern)
+        except intake.IntakeError as exc:
+            raise course.CourseError(str(exc)) from None
+    # Worker processes import nbgrader (seconds) while this one syncs the gradebook.
+    pool = _start_pool(jobs) if scheduler is None else None
+    try:
+        bundle = _bundle(root, assignment, db_url, limits, sandbox_mode)
+        expected = {n: intake.grade_ids(data) or set() for n, data in bundle.release.items()}
+        problems: list[str] = []
+        if import_from is not None:
+            imported, problems = _import(root, assignment, expected, import_from, id_pattern)
+            selected = _select(root, assignment, sorted(set(students or []) | set(imported)))
+        reports, submissions = _read_submissions(root, assignment, expected, selected)
+        manual = {s.student: manual_grades(db_url, assignment, s.student) for s in submissions}
+        if scheduler is None:
+            results = _run_local(submissions, bundle, manual, jobs, pool)
+        else:
+            results = _run_dask(submissions, bundle, manual, scheduler)
+        reports += _merge_all(root, db_url, results, len(submissions), progress)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    course.export_csv(db_url, root / "grades.csv")
+    _, _, hardest = export_cell_csvs(root, db_url)
+    unsandboxed = [r for r in reports if r.success and not r.sandboxed]
+    warning = ""
+    if unsandboxed:
+        reason = unsandboxed[0].sandbox_reason or (local_sandbox.reason if local_sandbox else "")
+        warning = (
+            f"WARNING: {len(unsandboxed)} of {len(reports)} submissions were graded "
+            f"UNSANDBOXED ({reason})"
+        )
+    return ClassReport(
+        assignment,
+        sorted(reports, key=lambda r: r.student),
+        problems,
+        warning,
+        time.monotonic() - start,
+        [h for h in hardest if h["assignment"] == assignment],
+    )
+
+
+def _import(root, assignment, expected, folder: Path, pattern: str) -> tuple[list[str], list[str]]:
+    try:
+        imported, problems = intake.import_folder(folder, root, assignment, expected, pattern)
+    except intake.IntakeError as exc:
+        raise course.CourseError(str(exc)) from None
+    if not imported:
+        raise course.CourseError(f"nothing imported from {folder}: {'; '.join(problems)}")
+    return imported, problems
+
+
+def _read_submissions(root, assignment, expected, students):
+    """(reports of unreadable submission folders, submissions to grade)."""
+    reports, submissions = [], []
+    for student in students:
+        folder = root / "submitted" / student / assignment
+        try:
+            submissions.append(intake.read_submission(folder, student, expected, assignment))
+        except intake.IntakeError as exc:
+            reports.append(SubmissionReport(student, False, error=str(exc)))
+    return reports, submissions
+
+
+def _local_sandbox(mode: str) -> sandbox.SandboxInfo:
+    try:
+        return sandbox.detect_sandbox(mode)
+    except (RuntimeError, ValueError) as exc:
+        raise course.CourseError(str(exc)) from None
+
+
+def _select(root: Path, assignment: str, students: list[str] | None) -> list[str]:
+    available = course.submitted_students(root, assignment)
+    if students:
+        missing = sorted(set(students) - set(available))
+        if missing:
+            raise course.CourseError(
+                f"no submission of {assignment} for {', '.join(missing)} in submitted/"
+            )
+        return sorted(set(students))
+    if not available:
+        raise course.CourseError(
+            f"nothing to grade: no folder submitted/<student>/{assignment}/ in {root}"
+        )
+    return available
+
+
+def _bundle(root, assignment, db_url, limits, sandbox_mode) -> AssignmentBundle:
+    """Sync the course gradebook with solutions/ and build what every task shares."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.utils import find_all_files
+
+    with tempfile.TemporaryDirectory(prefix="cs231n-grade-") as scratch:
+        scratch = Path(scratch)
+        template = scratch / "gradebook.db"
+        release = course.generate_release(
+            root, assignment, scratch / "release", f"sqlite:///{template}"
+        )
+        course.generate_release(root, assignment, scratch / "sync", db_url)
+        with Gradebook(db_url) as gradebook:
+            try:
+                duedate = gradebook.find_assignment(assignment).duedate
+            except MissingEntry:
+                duedate = None
+        if duedate is not None:
+            with Gradebook(f"sqlite:///{template}") as gradebook:
+                gradebook.update_or_create_assignment(assignment, duedate=duedate)
+        notebooks = {p.name: p.read_bytes() for p in sorted(release.glob("*.ipynb"))}
+        template_bytes = template.read_bytes()
+    api = course.make_api(root)
+    source = root / "solutions" / assignment
+    ignore = list(api.coursedir.ignore) + ["*.ipynb"]
+    source_files = {
+        Path(f).relative_to(source).as_posix(): Path(f).read_bytes()
+        for f in find_all_files(str(source), ignore)
+    }
+    return AssignmentBundle(
+        assignment=assignment,
+        course_id=api.coursedir.course_id or "course",
+        gradebook=template_bytes,
+        release=notebooks,
+        source_files=source_files,
+        limits=limits,
+        sandbox_mode=sandbox_mode,
+        kernel_arguments=list(api.config.Execute.get("extra_arguments", [])),
+    )
+
+
+def _start_pool(jobs: int) -> ProcessPoolExecutor:
+    context = get_context("spawn")  # no inherited threads or open gradebooks
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=warm_up)
+    for _ in range(jobs):
+        pool.submit(warm_up)
+    return pool
+
+
+def _run_local(submissions, bundle, manual, jobs: int, pool) -> Iterator[SubmissionResult]:
+    """Grade on `jobs` local worker processes, yielding results as they finish. A worker
+    process that dies breaks the pool: what was unfinished is retried on a fresh one."""
+    pending = list(submissions)
+    attempts = {s.student: 0 for s in submissions}
+    while pending:
+        todo, pending = pending, []
+        pool = pool or _start_pool(jobs)
+        with pool:
+            futures = {pool.submit(grade_submission, s, bundle, manual[s.student]): s for s in todo}
+            try:
+                for future in as_completed(futures):
+                    submission = futures[future]
+                    yield _result_of(future, submission, bundle)
+                    del futures[future]
+            except BrokenProcessPool:
+                for submission in futures.values():
+                    attempts[submission.student] += 1
+                    if attempts[submission.student] >= MAX_ATTEMPTS:
+                        yield _lost(submission, bundle, "its grading process died twice")
+                    else:
+                        pending.append(submission)
+        pool = None
+
+
+def _result_of(future, submission, bundle) -> SubmissionResult:
+    error = future.exception()
+    if isinstance(error, BrokenProcessPool):
+        raise error
+    if error is not None:
+        return _lost(submission, bundle, f"the grading worker failed: {error}")
+    return future.result()
+
+
+def _lost(submission, bundle, why: str) -> SubmissionResult:
+    return SubmissionResult(bundle.assignment, submission.student, False, error=why)
+
+
+def _run_dask(submissions, bundle, manual, address: str) -> Iterator[SubmissionResult]:
+    """Grade on the Dask cluster at `address`, yielding results as they finish."""
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise course.CourseError(
+            "--scheduler needs dask.distributed: pip install 'distributed'"
+        ) from None
+    try:
+        client = Client(address, timeout="15s")
+    except (OSError, TimeoutError) as exc:
+        raise course.CourseError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    with client:
+        client.run(warm_up)  # imports on every worker at once, before the first task
+        shared = client.scatter(bundle, broadcast=True)
+        futures = {
+            client.submit(
+                grade_submission,
+                s,
+                shared,
+                manual[s.student],
+                key=f"grade-{bundle.assignment}-{s.student}-{time.time_ns()}",
+                pure=False,
+            ): s
+            for s in submissions
+        }
+        for future in dask_completed(futures):
+            submission = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001  a task that failed on its worker
+                yield _lost(submission, bundle, f"the Dask task failed: {exc}")
+
+
+def _merge_all(root, db_url, results, total: int, progress) -> list[SubmissionReport]:
+    """Merge each result as it arrives (the single writer), with a progress bar."""
+    from tqdm.auto import tqdm
+
+    reports = []
+    with tqdm(total=total, unit="submission", file=sys.stderr, disable=None) as bar:
+        for result in results:
+            reports.append(merge_result(root, db_url, result))
+            bar.update()
+            if progress is not None:
+                with tqdm.external_write_mode():
+                    progress(reports[-1])
+    return reports
+
+
+@functools.cache
+def _use_in_process_alembic_head() -> None:
+    """Answer nbgrader's question about its database schema in-process.
+
+    NOTE: nbgrader asks `alembic heads` (a subprocess that takes 5-20 s) each time it
+    creates a gradebook; every run creates one (the template). The answer is fixed for
+    an installed nbgrader and alembic's own API gives it in a fraction of a second.
+    """
+    import os
+
+    import nbgrader.api
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    def head() -> str:
+        config = Config()
+        config.set_main_option(
+            "script_location", os.path.join(os.path.dirname(nbgrader.api.__file__), "alembic")
+        )
+        return ScriptDirectory.from_config(config).get_current_head()
+
+    nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(head)

@@ -1,0 +1,91 @@
+"""Reference implementations in torch: ground truth for tests, fast blocks for notebooks.
+
+Each layer has a forward function that returns its output (no cache) and a backward
+function that takes the upstream gradient and the forward's inputs, both computed by
+torch (autograd for the gradients), never by the course's numpy code:
+
+- affine, ReLU: affine_forward(x, w, b), relu_forward(x);
+  affine_backward(dout, x, w, b) -> (dx, dw, db), relu_backward(dout, x) -> dx
+- convolution (1D, 2D, 3D): conv_forward(x, w, b, conv_param);
+  conv_backward(dout, x, w, b, conv_param) -> (dx, dw, db)
+- pooling: max_pool_forward(x, pool_param), avg_pool_forward(x, pool_param);
+  max_pool_backward(dout, x, pool_param) -> dx, avg_pool_backward(dout, x, pool_param) -> dx
+- normalization: batchnorm_forward(x, gamma, beta, bn_param), spatial_batchnorm_forward,
+  layernorm_forward(x, gamma, beta, ln_param),
+  spatial_groupnorm_forward(x, gamma, beta, G, gn_param); the same names ending in
+  _backward take dout first and return (dx, dgamma, dbeta)
+- losses: softmax_loss(x, y) -> (loss, dx), svm_loss(x, y) -> (loss, dx)
+- any function of tensors: vjp(fn, inputs, dout, **kwargs) -> one gradient per input
+
+**numpy in, numpy out.** Called with numpy arrays, a function computes on
+`compute_device()` (config.device(): a GPU when there is one; float64 stays float64) and
+returns numpy arrays (a scalar loss as a float), so a numpy test compares with it
+directly. Called with any torch tensor, it stays in torch on that tensor's device and
+returns tensors. Parameter dicts follow the course's conventions (DESIGN.md): conv_param
+{"stride", "pad"}, pool_param {"pool_height", "pool_width", "stride"}, bn_param
+{"mode", "eps", "momentum", "running_mean", "running_var"} with the course's momentum.
+
+`count_parameters(model)` and `count_multiply_adds(model, input_shape)` measure networks,
+also full-size ones built on the meta device. `make_loader`, `train_epoch`, `evaluate`
+and `fit` are a plain classifier training loop for the notebooks after 07_pytorch.
+"""
+
+from cs231n_lib.reference._tensors import compute_device, vjp
+from cs231n_lib.reference.conv import (
+    avg_pool_backward,
+    avg_pool_forward,
+    conv_backward,
+    conv_forward,
+    max_pool_backward,
+    max_pool_forward,
+)
+from cs231n_lib.reference.counting import count_multiply_adds, count_parameters
+from cs231n_lib.reference.layers import (
+    affine_backward,
+    affine_forward,
+    relu_backward,
+    relu_forward,
+)
+from cs231n_lib.reference.losses import softmax_loss, svm_loss
+from cs231n_lib.reference.norm import (
+    batchnorm_backward,
+    batchnorm_forward,
+    layernorm_backward,
+    layernorm_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+    spatial_groupnorm_backward,
+    spatial_groupnorm_forward,
+)
+from cs231n_lib.reference.training import evaluate, fit, make_loader, train_epoch
+
+__all__ = [
+    "affine_backward",
+    "affine_forward",
+    "avg_pool_backward",
+    "avg_pool_forward",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "compute_device",
+    "conv_backward",
+    "conv_forward",
+    "count_multiply_adds",
+    "count_parameters",
+    "evaluate",
+    "fit",
+    "layernorm_backward",
+    "layernorm_forward",
+    "make_loader",
+    "max_pool_backward",
+    "max_pool_forward",
+    "relu_backward",
+    "relu_forward",
+    "softmax_loss",
+    "spatial_batchnorm_backward",
+    "spatial_batchnorm_forward",
+    "spatial_groupnorm_backward",
+    "spatial_groupnorm_forward",
+    "svm_loss",
+    "train_epoch",
+    "vjp",
+]

@@ -1,0 +1,121 @@
+"""A plain training loop for classifiers: the building block of notebooks after 07_pytorch.
+
+07_pytorch/pytorch.ipynb has the student write make_loader, train_one_epoch and
+evaluate; these are the package's versions, with the same behaviour, for later notebooks
+(and as the reference in that notebook's tests). Everything runs on the device of the
+model's parameters unless a device is given; batches are moved there one at a time.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def make_loader(
+    X: np.ndarray | torch.Tensor,
+    y: np.ndarray | torch.Tensor,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> DataLoader:
+    """A DataLoader over arrays or tensors: X as float32, y as int64 labels.
+
+    Inputs:
+    - X: inputs, shape (N, ...); y: labels, shape (N,); numpy arrays or tensors.
+    - batch_size: rows per batch; the last batch holds the N % batch_size left over.
+    - shuffle: a new order every epoch, drawn from a torch.Generator seeded with `seed`,
+      so two loaders with the same seed give the same batches.
+    """
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    dataset = TensorDataset(
+        torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
+    )
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def _device_of(model: nn.Module, device) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def train_epoch(model: nn.Module, loader, optimizer: torch.optim.Optimizer, device=None) -> float:
+    """One pass over `loader` in train mode, one optimizer step per batch.
+
+    Per batch: move it to the device, zero the gradients, forward, mean cross-entropy,
+    backward, step. Returns the mean loss over all examples (each batch's loss weighted
+    by its size).
+    """
+    device = _device_of(model, device)
+    model.train()
+    total, count = 0.0, 0
+    for X, y in loader:
+        X, y = X.to(device), y.to(device)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(y)
+        count += len(y)
+    if count == 0:
+        raise ValueError("the loader yielded no batches")
+    return total / count
+
+
+def evaluate(model: nn.Module, loader, device=None) -> float:
+    """Accuracy (a float in [0, 1]) of argmax predictions, in eval mode, without gradients."""
+    device = _device_of(model, device)
+    model.eval()
+    correct, count = 0, 0
+    with torch.no_grad():
+        for X, y in loader:
+            X, y = X.to(device), y.to(device)
+            correct += (model(X).argmax(dim=1) == y).sum().item()
+            count += len(y)
+    if count == 0:
+        raise ValueError("the loader yielded no batches")
+    return correct / count
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_loader,
+    val_loader,
+    num_epochs: int,
+    device=None,
+    progress: bool = True,
+    desc: str = "epochs",
+) -> dict[str, list[float]]:
+    """Train for num_epochs, evaluating on val_loader after each epoch.
+
+    Returns a history dict of lists, one entry per epoch: "train_loss", "val_acc" and
+    "epoch_seconds" (the training pass only, not the evaluation). With progress, a tqdm
+    bar counts the epochs and shows the latest loss and accuracy.
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
+        raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
+    device = _device_of(model, device)
+    history: dict[str, list[float]] = {"train_loss": [], "val_acc": [], "epoch_seconds": []}
+    bar = tqdm(range(num_epochs), desc=desc, disable=not progress)
+    for _ in bar:
+        start = time.perf_counter()
+        loss = train_epoch(model, train_loader, optimizer, device)  # .item() waits for a GPU
+        history["epoch_seconds"].append(time.perf_counter() - start)
+        history["train_loss"].append(loss)
+        history["val_acc"].append(evaluate(model, val_loader, device))
+        bar.set_postfix(loss=f"{loss:.3f}", val_acc=f"{history['val_acc'][-1]:.3f}")
+    return history
