@@ -166,8 +166,11 @@ def bwrap_arguments(work_dir: Path, kernel_dir: Path, env: dict[str, str]) -> li
     submission's folder read-write at /submission, the kernel's connection folder
     read-write at its own path (the grader connects to its sockets there)."""
     args = ["--unshare-all", "--die-with-parent", "--clearenv"]
-    args += _system_binds() + _python_binds()
+    args += _system_binds()
+    # NOTE: the private /tmp comes before the Python binds, so a venv or course that lives
+    # under /tmp (a CI checkout) is mounted on top of it instead of hidden by it.
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_SIZE), "--tmpfs", "/tmp"]
+    args += _python_binds()
     args += ["--bind", str(kernel_dir), str(kernel_dir)]
     args += ["--bind", str(work_dir), SUBMISSION_DIR, "--chdir", SUBMISSION_DIR]
     args += ["--remount-ro", "/"]  # the sandbox's own root: writable only where bound so
