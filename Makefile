@@ -20,7 +20,7 @@ lab: setup
 	$(BIN)/cs231n lab
 
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax --nbval-cell-timeout=600
 
 lint: setup
 	$(BIN)/ruff check cs231n_lib tests

@@ -8,6 +8,8 @@ import pytest
 # Set before any kernel starts, so notebooks executed by nbval or nbgrader inherit it.
 os.environ.setdefault("CS231N_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Two pytest workers share two cores: more BLAS threads per kernel only fight each other.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_itemcollected(item):
