@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cs231n_lib.conv_layers import conv_backward_im2col, conv_forward_im2col
+from cs231n_lib.layers.conv import conv_backward_im2col, conv_forward_im2col
 
 # (N, C, H, W), (F, HH, WW), stride, pad: a CIFAR-sized first layer, a deeper 3x3 layer,
 # and a strided one.

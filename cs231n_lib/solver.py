@@ -66,7 +66,9 @@ class Solver:
     After `train`: `loss_history` (one float per step), `train_acc_history` and
     `val_acc_history` (one float per epoch, the first before any step), `best_val_acc`,
     `best_params`, and `diverged` (True if training stopped at a non-finite loss). The
-    model's params are set to `best_params` at the end of `train`.
+    model's params are set to `best_params` at the end of `train`; a model with
+    normalization state (`model.bn_params`, e.g. batch norm's running averages) gets the
+    state of the same epoch back (`best_bn_params`), so its test mode matches best_val_acc.
     """
 
     def __init__(
@@ -160,6 +162,7 @@ class Solver:
         self.diverged = False
         self.best_val_acc = -np.inf
         self.best_params = {name: np.copy(p) for name, p in self.model.params.items()}
+        self.best_bn_params = self._bn_state()
         self.loss_history: list[float] = []
         self.train_acc_history: list[float] = []
         self.val_acc_history: list[float] = []
@@ -204,6 +207,17 @@ class Solver:
         if val_acc > self.best_val_acc:
             self.best_val_acc = val_acc
             self.best_params = {name: np.copy(p) for name, p in self.model.params.items()}
+            self.best_bn_params = self._bn_state()
+
+    def _bn_state(self) -> list[dict]:
+        """A copy of the model's normalization state (running averages), [] if it has none."""
+        return [
+            {
+                key: np.copy(value) if isinstance(value, np.ndarray) else value
+                for key, value in bn_param.items()
+            }
+            for bn_param in getattr(self.model, "bn_params", [])
+        ]
 
     def train(self) -> None:
         """Run `num_epochs` epochs (more on a second call), then keep the best parameters."""
@@ -250,3 +264,8 @@ class Solver:
             bar.close()
         for name, p in self.best_params.items():
             self.model.params[name] = np.copy(p)
+        # NOTE: in place, as the model's layers hold references to these dicts.
+        bn_params = getattr(self.model, "bn_params", [])
+        for bn_param, best in zip(bn_params, self.best_bn_params, strict=True):
+            bn_param.clear()
+            bn_param.update(best)

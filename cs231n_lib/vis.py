@@ -1,18 +1,24 @@
-"""Pictures: image grids and training curves (matplotlib)."""
+"""Pictures: image grids, training curves and mean/std plots (matplotlib)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 
-def to_displayable(image: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
+def to_displayable(
+    image: np.ndarray,
+    shape: tuple[int, ...] | None = None,
+    value_range: tuple[float, float] | None = None,
+) -> np.ndarray:
     """Reshape a row (D,) to `shape` and rescale its values to [0, 1] for imshow.
 
     Inputs:
-    - image: (D,), (H, W) or (H, W, 3) array of any range.
-    - shape: (H, W) or (H, W, 3) to reshape a flat row into; required for a row.
+    - image: (D,), (H, W), (H, W, 1) or (H, W, 3) array of any range.
+    - shape: (H, W) or (H, W, 3) to reshape a flat row into; guessed for a square grey row.
+    - value_range: (lo, hi) mapped to 0 and 1 (values outside are clipped); None uses the
+      image's own minimum and maximum.
     Returns an array of shape (H, W) or (H, W, 3) with values in [0, 1].
     """
     img = np.asarray(image, dtype=float)
@@ -25,6 +31,8 @@ def to_displayable(image: np.ndarray, shape: tuple[int, ...] | None = None) -> n
                 )
             shape = (side, side)
         img = img.reshape(shape)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
     if not (img.ndim == 2 or (img.ndim == 3 and img.shape[-1] == 3)):
         raise ValueError(
             f"an image must be (H, W) or (H, W, 3), got shape {img.shape}; move channels "
@@ -33,7 +41,12 @@ def to_displayable(image: np.ndarray, shape: tuple[int, ...] | None = None) -> n
     finite = img[np.isfinite(img)]
     if finite.size == 0:
         return np.zeros_like(img)
-    lo, hi = finite.min(), finite.max()
+    if value_range is not None:
+        lo, hi = (float(v) for v in value_range)
+        if not hi > lo:
+            raise ValueError(f"value_range must be (lo, hi) with hi > lo, got {value_range}")
+    else:
+        lo, hi = finite.min(), finite.max()
     img = np.clip(np.nan_to_num(img, nan=lo), lo, hi)
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
 
@@ -45,8 +58,14 @@ def image_grid(
     shape: tuple[int, ...] | None = None,
     cell_size: float = 1.2,
     suptitle: str | None = None,
+    value_range: tuple[float, float] | str | None = None,
 ):
-    """Show images (N, D), (N, H, W) or (N, H, W, 3) in a grid; return the Figure."""
+    """Show images (N, D), (N, H, W) or (N, H, W, C) with C in (1, 3) in a grid.
+
+    value_range: None rescales each image to its own range; "shared" uses one range for
+    all (the smallest and largest value of the batch), so brightness differences show;
+    (lo, hi) maps lo to black and hi to white. Returns the Figure.
+    """
     import matplotlib.pyplot as plt
 
     images = np.asarray(images)
@@ -57,6 +76,13 @@ def image_grid(
         raise ValueError(f"got {len(titles)} titles for {n} images")
     if ncols < 1:
         raise ValueError(f"ncols must be at least 1, got {ncols}")
+    if isinstance(value_range, str):
+        if value_range != "shared":
+            raise ValueError(f"value_range must be None, 'shared' or (lo, hi), got {value_range!r}")
+        finite = images[np.isfinite(images)]
+        value_range = (finite.min(), finite.max()) if finite.size else None
+        if value_range is not None and value_range[1] <= value_range[0]:
+            value_range = None
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(
@@ -65,7 +91,7 @@ def image_grid(
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            img = to_displayable(images[i], shape)
+            img = to_displayable(images[i], shape, value_range)
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
@@ -101,3 +127,98 @@ def plot_mean_std(
         ax.set_title(title)
     ax.grid(alpha=0.3)
     return ax
+
+
+def _curves(run) -> dict[str, np.ndarray]:
+    """The loss (per step or epoch), train and validation accuracy (per epoch) of a run.
+
+    A run is a `Solver` after `train`, a history dict (keys "loss" or "train_loss",
+    "train_acc", "val_acc", as `cs231n_lib.blocks.fit` returns), or a sequence of losses.
+    """
+    if hasattr(run, "loss_history"):
+        run = {
+            "loss": run.loss_history,
+            "train_acc": run.train_acc_history,
+            "val_acc": run.val_acc_history,
+        }
+    elif not isinstance(run, Mapping):
+        run = {"loss": run}
+    curves = {}
+    for key, aliases in [
+        ("loss", ("loss", "train_loss")),
+        ("train_acc", ("train_acc",)),
+        ("val_acc", ("val_acc",)),
+    ]:
+        for alias in aliases:
+            if run.get(alias) is not None and len(run[alias]):
+                curves[key] = np.asarray(run[alias], dtype=float)
+                break
+    if not curves:
+        raise ValueError(
+            f"found no curves in {type(run).__name__}: expected a Solver, a dict with "
+            f"'loss'/'train_loss', 'train_acc' or 'val_acc', or a sequence of losses"
+        )
+    return curves
+
+
+def training_curves(runs, title: str | None = None, smooth: int = 1, log_loss: bool = False):
+    """Loss and accuracy curves of one training run or of several side by side.
+
+    Inputs:
+    - runs: one run, or a dict label -> run; a run is a trained `Solver`, a history dict
+      ("loss" or "train_loss", "train_acc", "val_acc") or a sequence of losses.
+    - title: figure title.
+    - smooth: moving-average window for the loss (per-step losses are noisy); 1 is raw.
+    - log_loss: a log scale for the loss axis (to compare runs that differ a lot).
+    Returns the Figure: the loss on the left; on the right, if any run has accuracies,
+    training (dashed) and validation (solid) accuracy per epoch, one colour per run.
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(runs, Mapping) and not any(
+        key in runs for key in ("loss", "train_loss", "train_acc", "val_acc")
+    ):
+        labelled = {str(label): _curves(run) for label, run in runs.items()}
+    else:
+        labelled = {"": _curves(runs)}
+    if smooth < 1:
+        raise ValueError(f"smooth must be a window of at least 1 step, got {smooth}")
+    has_acc = any("val_acc" in c or "train_acc" in c for c in labelled.values())
+    fig, axes = plt.subplots(
+        1, 2 if has_acc else 1, figsize=(11 if has_acc else 6, 3.6), squeeze=False
+    )
+    ax_loss = axes[0, 0]
+    for i, (label, curves) in enumerate(labelled.items()):
+        color = f"C{i % 10}"
+        if "loss" in curves:
+            loss = curves["loss"]
+            if smooth > 1 and len(loss) >= smooth:
+                loss = np.convolve(loss, np.ones(smooth) / smooth, mode="valid")
+            ax_loss.plot(
+                np.arange(len(loss)) + (smooth - 1 if smooth > 1 else 0),
+                loss,
+                color=color,
+                lw=1,
+                label=label or None,
+            )
+        if has_acc:
+            for key, style in (("train_acc", "--"), ("val_acc", "-")):
+                if key in curves:
+                    name = "train" if key == "train_acc" else "val"
+                    axes[0, 1].plot(
+                        curves[key], style, color=color, marker=".", label=f"{label} {name}".strip()
+                    )
+    ax_loss.set(xlabel="step (or epoch)", ylabel="loss", title="training loss")
+    if log_loss:
+        ax_loss.set_yscale("log")
+    ax_loss.grid(alpha=0.3)
+    if len(labelled) > 1:
+        ax_loss.legend(fontsize=8)
+    if has_acc:
+        axes[0, 1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+        axes[0, 1].grid(alpha=0.3)
+        axes[0, 1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,4 +1,5 @@
-"""Tests of cs231n_lib.augmentation: invariants, closed forms, scipy and the torch versions."""
+"""Tests of cs231n_lib.augmentation (invariants, closed forms, scipy) and of its torch twin
+cs231n_lib.blocks.augmentation."""
 
 import numpy as np
 import pytest
@@ -6,6 +7,7 @@ import torch
 from scipy import ndimage
 
 from cs231n_lib import augmentation as aug
+from cs231n_lib.blocks import augmentation as aug_torch
 
 
 @pytest.fixture
@@ -220,26 +222,28 @@ def test_torch_versions_match_numpy_for_the_same_seed(images):
     settings = dict(padding=2, flip=True, brightness=0.4, contrast=0.4, saturation=0.4)
     for extra in ({}, {"max_degrees": 25.0}):
         ours = aug.augment(images, np.random.default_rng(9), **settings, **extra)
-        theirs = aug.augment_torch(to_nchw(images), np.random.default_rng(9), **settings, **extra)
+        theirs = aug_torch.augment_torch(
+            to_nchw(images), np.random.default_rng(9), **settings, **extra
+        )
         assert_close(from_nchw(theirs), ours, f"augment {extra}", atol=1e-9)
 
 
 def test_torch_deterministic_cores_match_numpy(images):
     tops, lefts = np.array([0, 1, 2, 3, 4]), np.array([4, 3, 2, 1, 0])
     assert_close(
-        from_nchw(aug.crop_with_padding_torch(to_nchw(images), tops, lefts, 2, fill=0.3)),
+        from_nchw(aug_torch.crop_with_padding_torch(to_nchw(images), tops, lefts, 2, fill=0.3)),
         aug.crop_with_padding(images, tops, lefts, 2, fill=0.3),
         "crop",
     )
     flip = np.array([True, False, False, True, True])
     assert_close(
-        from_nchw(aug.horizontal_flip_torch(to_nchw(images), flip)),
+        from_nchw(aug_torch.horizontal_flip_torch(to_nchw(images), flip)),
         aug.horizontal_flip(images, flip),
         "flip",
     )
     angles = np.array([0.0, 30.0, -45.0, 90.0, 200.0])
     assert_close(
-        from_nchw(aug.rotate_torch(to_nchw(images), angles, fill=0.1)),
+        from_nchw(aug_torch.rotate_torch(to_nchw(images), angles, fill=0.1)),
         aug.rotate(images, angles, fill=0.1),
         "rotate",
         atol=1e-9,
@@ -248,4 +252,4 @@ def test_torch_deterministic_cores_match_numpy(images):
 
 def test_torch_versions_reject_numpy_input(images):
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        aug.rotate_torch(images, 10.0)
+        aug_torch.rotate_torch(images, 10.0)

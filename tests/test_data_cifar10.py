@@ -261,7 +261,7 @@ def test_download_then_load(tmp_path, serve, tiny_archive):
     )
     data = cifar10.load(num_val=10, data_dir=folder)
 
-    np.testing.assert_array_equal(data["X_train"], _expected_images(range(90)))
+    np.testing.assert_array_equal(np.round(data["X_train"] * 255), _expected_images(range(90)))
     np.testing.assert_array_equal(data["y_test"], [_label(i) for i in range(100, 120)])
 
 
@@ -357,6 +357,12 @@ def test_download_rejects_unsafe_member(tmp_path, serve, tiny_files, escape):
 # ---------------------------------------------------------------- load
 
 
+def _load(**kwargs) -> dict:
+    """cifar10.load with the pixels scaled back to 0..255, so that values identify images."""
+    data = cifar10.load(**kwargs)
+    return {k: np.round(v * 255) if k.startswith("X") else v for k, v in data.items()}
+
+
 def test_load_shapes_dtypes_and_split_sizes(tiny_dir):
     data = cifar10.load(num_val=10, data_dir=tiny_dir)
 
@@ -373,10 +379,11 @@ def test_load_shapes_dtypes_and_split_sizes(tiny_dir):
         assert data[f"X_{split}"].dtype == np.float64
         assert data[f"y_{split}"].dtype == np.int64
         assert data[f"X_{split}"].flags.c_contiguous
+        assert 0.0 <= data[f"X_{split}"].min() <= data[f"X_{split}"].max() <= 1.0
 
 
 def test_load_converts_channel_major_rows_to_hwc_images(tiny_dir):
-    data = cifar10.load(num_val=10, data_dir=tiny_dir)
+    data = _load(num_val=10, data_dir=tiny_dir)
 
     np.testing.assert_array_equal(data["X_train"], _expected_images(range(90)))
     np.testing.assert_array_equal(data["X_test"], _expected_images(range(100, 120)))
@@ -385,14 +392,14 @@ def test_load_converts_channel_major_rows_to_hwc_images(tiny_dir):
 
 
 def test_load_labels(tiny_dir):
-    data = cifar10.load(num_val=10, data_dir=tiny_dir)
+    data = _load(num_val=10, data_dir=tiny_dir)
 
     np.testing.assert_array_equal(data["y_train"], [_label(i) for i in range(90)])
     np.testing.assert_array_equal(data["y_test"], [_label(i) for i in range(100, 120)])
 
 
 def test_load_validation_is_the_end_of_training(tiny_dir):
-    data = cifar10.load(num_val=15, data_dir=tiny_dir)
+    data = _load(num_val=15, data_dir=tiny_dir)
 
     np.testing.assert_array_equal(data["X_val"][:, 0, 0, 0], np.arange(85, 100))
     np.testing.assert_array_equal(data["y_val"], [_label(i) for i in range(85, 100)])
@@ -400,7 +407,7 @@ def test_load_validation_is_the_end_of_training(tiny_dir):
 
 
 def test_load_default_split_sizes(tiny_dir):
-    data = cifar10.load(num_val=0, data_dir=tiny_dir)
+    data = _load(num_val=0, data_dir=tiny_dir)
 
     assert data["X_train"].shape == (100, 32, 32, 3)
     assert data["X_val"].shape == (0, 32, 32, 3)
@@ -408,9 +415,9 @@ def test_load_default_split_sizes(tiny_dir):
 
 
 def test_load_subsampling_is_seeded(tiny_dir):
-    first = cifar10.load(num_train=30, num_val=10, num_test=5, data_dir=tiny_dir, seed=1)
-    again = cifar10.load(num_train=30, num_val=10, num_test=5, data_dir=tiny_dir, seed=1)
-    other = cifar10.load(num_train=30, num_val=10, num_test=5, data_dir=tiny_dir, seed=2)
+    first = _load(num_train=30, num_val=10, num_test=5, data_dir=tiny_dir, seed=1)
+    again = _load(num_train=30, num_val=10, num_test=5, data_dir=tiny_dir, seed=1)
+    other = _load(num_train=30, num_val=10, num_test=5, data_dir=tiny_dir, seed=2)
 
     for key in first:
         np.testing.assert_array_equal(first[key], again[key], err_msg=key)
@@ -429,15 +436,15 @@ def test_load_subsampling_is_seeded(tiny_dir):
 
 
 def test_load_test_subset_does_not_depend_on_num_train(tiny_dir):
-    small = cifar10.load(num_train=10, num_val=10, num_test=5, data_dir=tiny_dir)
-    large = cifar10.load(num_train=50, num_val=10, num_test=5, data_dir=tiny_dir)
+    small = _load(num_train=10, num_val=10, num_test=5, data_dir=tiny_dir)
+    large = _load(num_train=50, num_val=10, num_test=5, data_dir=tiny_dir)
 
     np.testing.assert_array_equal(small["X_test"], large["X_test"])
 
 
 def test_load_flatten_gives_hwc_rows(tiny_dir):
-    images = cifar10.load(num_val=10, data_dir=tiny_dir)
-    rows = cifar10.load(num_val=10, data_dir=tiny_dir, flatten=True)
+    images = _load(num_val=10, data_dir=tiny_dir)
+    rows = _load(num_val=10, data_dir=tiny_dir, layout="flat")
 
     for split in ("train", "val", "test"):
         X = images[f"X_{split}"]
@@ -447,18 +454,29 @@ def test_load_flatten_gives_hwc_rows(tiny_dir):
     np.testing.assert_array_equal(rows["X_train"][7, :3], [7, 108, 209])
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_load_dtype(tiny_dir, dtype):
-    data = cifar10.load(num_val=10, data_dir=tiny_dir, dtype=dtype)
+    data = _load(num_val=10, data_dir=tiny_dir, dtype=dtype)
 
     assert data["X_train"].dtype == dtype and data["X_test"].dtype == dtype
     np.testing.assert_array_equal(data["X_train"], _expected_images(range(90)))
 
 
+def test_load_nchw_and_bad_layouts(tiny_dir):
+    images = _load(num_val=10, data_dir=tiny_dir)
+    nchw = _load(num_val=10, data_dir=tiny_dir, layout="nchw")
+
+    np.testing.assert_array_equal(nchw["X_train"], images["X_train"].transpose(0, 3, 1, 2))
+    with pytest.raises(ValueError, match="layout='chw' is not one of"):
+        cifar10.load(num_val=10, data_dir=tiny_dir, layout="chw")
+    with pytest.raises(TypeError, match="floating"):
+        cifar10.load(num_val=10, data_dir=tiny_dir, dtype=np.uint8)
+
+
 def test_load_accepts_the_batches_folder_and_cs231n_data(tiny_dir, monkeypatch):
-    direct = cifar10.load(num_val=10, data_dir=tiny_dir / cifar10.FOLDER)
+    direct = _load(num_val=10, data_dir=tiny_dir / cifar10.FOLDER)
     monkeypatch.setenv("CS231N_DATA", str(tiny_dir))
-    from_env = cifar10.load(num_val=10)
+    from_env = _load(num_val=10)
 
     np.testing.assert_array_equal(direct["X_val"], from_env["X_val"])
 
@@ -479,17 +497,17 @@ BAD_SIZES = [
 )
 def test_load_rejects_bad_sizes(tiny_dir, sizes, match):
     with pytest.raises(ValueError, match=match):
-        cifar10.load(data_dir=tiny_dir, **sizes)
+        _load(data_dir=tiny_dir, **sizes)
 
 
 def test_load_rejects_non_integer_size(tiny_dir):
     with pytest.raises(TypeError, match="num_train must be an integer"):
-        cifar10.load(num_train=2.5, num_val=10, data_dir=tiny_dir)
+        _load(num_train=2.5, num_val=10, data_dir=tiny_dir)
 
 
 def test_load_missing_folder_says_how_to_download(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
-        cifar10.load(data_dir=tmp_path / "nowhere")
+        _load(data_dir=tmp_path / "nowhere")
 
     message = str(info.value)
     assert "cs231n data download cifar10" in message
@@ -502,7 +520,7 @@ def test_load_missing_file_names_it(tiny_dir):
     missing.unlink()
 
     with pytest.raises(FileNotFoundError, match="cs231n data download cifar10") as info:
-        cifar10.load(data_dir=tiny_dir)
+        _load(data_dir=tiny_dir)
 
     assert str(missing) in str(info.value)
 
@@ -546,7 +564,7 @@ def test_load_corrupt_batch_names_the_file(tiny_dir, tiny_files, kind):
     path.write_bytes(_corrupt_batch(kind, tiny_files["data_batch_2"]))
 
     with pytest.raises(ValueError, match="corrupt") as info:
-        cifar10.load(data_dir=tiny_dir, num_val=10)
+        _load(data_dir=tiny_dir, num_val=10)
 
     message = str(info.value)
     assert str(path) in message
@@ -559,7 +577,7 @@ def test_load_corrupt_meta_names_the_file(tiny_dir):
     path.write_bytes(pickle.dumps({b"label_names": [b"apple", b"bus"]}, protocol=2))
 
     with pytest.raises(ValueError, match="corrupt") as info:
-        cifar10.load(data_dir=tiny_dir, num_val=10)
+        _load(data_dir=tiny_dir, num_val=10)
 
     assert str(path) in str(info.value)
 

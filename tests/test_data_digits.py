@@ -87,32 +87,36 @@ def test_labels_match_images():
         assert [label_of[(row * 16).tobytes()] for row in X] == list(y)
 
 
-def test_flatten_false_gives_images():
-    images = digits.load(flatten=False)
-    rows = digits.load(flatten=True)
+def test_layouts_hold_the_same_pixels():
+    rows = digits.load()["X_train"]
+    nhwc = digits.load(layout="nhwc")["X_train"]
+    nchw = digits.load(layout="nchw", dtype=np.float32)["X_train"]
 
-    assert images["X_train"].shape == (digits.NUM_IMAGES - 600, 8, 8)
-    np.testing.assert_array_equal(images["X_train"].reshape(-1, 64), rows["X_train"])
+    assert nhwc.shape == (digits.NUM_IMAGES - 600, 8, 8, 1)
+    assert nchw.shape == (digits.NUM_IMAGES - 600, 1, 8, 8) and nchw.dtype == np.float32
+    np.testing.assert_array_equal(nhwc.reshape(-1, 64), rows)
+    np.testing.assert_array_equal(nchw[:, 0], nhwc[..., 0])
+    with pytest.raises(ValueError, match="layout='hwc' is not one of"):
+        digits.load(layout="hwc")
+    with pytest.raises(TypeError, match="floating"):
+        digits.load(dtype=np.int64)
 
 
-def test_scale():
-    scaled = digits.load()
-    raw = digits.load(scale=False)
+def test_pixels_are_sixteenths_in_unit_interval():
+    X = digits.load()["X_train"]
 
-    assert raw["X_train"].max() == 16.0 and raw["X_train"].min() == 0.0
-    np.testing.assert_array_equal(raw["X_train"], np.round(raw["X_train"]))
-    assert scaled["X_train"].max() == 1.0
-    np.testing.assert_allclose(scaled["X_train"] * 16, raw["X_train"])
+    assert X.min() == 0.0 and X.max() == 1.0
+    np.testing.assert_array_equal(X * 16, np.round(X * 16))
 
 
 @pytest.mark.parametrize("upsample", [2, 3])
 def test_upsample_repeats_each_pixel(upsample):
-    small = digits.load(flatten=False)
-    large = digits.load(flatten=False, upsample=upsample)
+    small = digits.load(layout="nhwc")
+    large = digits.load(layout="nhwc", upsample=upsample)
     rows = digits.load(upsample=upsample)
     size = 8 * upsample
 
-    assert large["X_train"].shape == (digits.NUM_IMAGES - 600, size, size)
+    assert large["X_train"].shape == (digits.NUM_IMAGES - 600, size, size, 1)
     assert rows["X_train"].shape == (digits.NUM_IMAGES - 600, size * size)
     for dy in range(upsample):
         for dx in range(upsample):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cs231n_lib.classifiers import TwoLayerNet
+from cs231n_lib.models import TwoLayerNet
 from cs231n_lib.solver import Solver, update_rules
 
 
@@ -220,4 +220,34 @@ def test_two_layer_net_learns_separable_blobs(rng):
     solver.train()
     assert np.mean(solver.loss_history[-6:]) < 0.5 * solver.loss_history[0]
     assert solver.best_val_acc >= 0.95
+    assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_acc
+
+
+class RunningStateModel:
+    """A model whose predictions depend on running state only: each training step adds 1 to
+    bn_params[0]["running_mean"], and test-mode scores favour class running_mean % 3."""
+
+    def __init__(self):
+        self.params = {"w": np.zeros(1)}
+        self.bn_params = [{"mode": "train", "running_mean": np.zeros(1)}]
+
+    def loss(self, X, y=None):
+        if y is None:
+            scores = np.zeros((len(X), 3))
+            scores[:, int(self.bn_params[0]["running_mean"][0]) % 3] = 1.0
+            return scores
+        self.bn_params[0]["running_mean"] = self.bn_params[0]["running_mean"] + 1.0
+        return 1.0, {"w": np.zeros(1)}
+
+
+def test_best_epoch_keeps_its_normalization_state():
+    # One step per epoch: epochs 0, 1, 2, 3 predict class 0, 1, 2, 0; every label is 1, so
+    # epoch 1 is the best, and its running mean (1.0) must come back with its params.
+    data = {"X_train": np.zeros((4, 1)), "y_train": np.ones(4, dtype=int)}
+    data.update(X_val=np.zeros((6, 1)), y_val=np.ones(6, dtype=int))
+    model = RunningStateModel()
+    solver = quiet_solver(model, data, batch_size=4, num_epochs=3)
+    solver.train()
+    assert solver.val_acc_history == [0.0, 1.0, 0.0, 0.0]
+    assert model.bn_params[0]["running_mean"][0] == 1.0, model.bn_params
     assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_acc

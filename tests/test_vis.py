@@ -8,7 +8,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cs231n_lib.vis import image_grid, plot_mean_std, to_displayable  # noqa: E402
+from cs231n_lib.vis import (  # noqa: E402
+    image_grid,
+    plot_mean_std,
+    to_displayable,
+    training_curves,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -134,3 +139,70 @@ def test_plot_mean_std_uses_given_axes(rng):
 def test_plot_mean_std_rejects_bad_shapes(rng, shape):
     with pytest.raises(ValueError, match=r"\(4, repeats\)"):
         plot_mean_std([1, 2, 3, 4], rng.random(shape), "x", "y")
+
+
+# --- value ranges ------------------------------------------------------------------------
+
+
+def test_image_grid_shared_range_keeps_brightness_differences():
+    dark, bright = np.full((4, 4), 0.2), np.full((4, 4), 0.8)
+    dark[0, 0], bright[0, 0] = 0.0, 1.0  # each image alone spans [0, 1] ... almost
+    dark[1, 1] = 0.4
+    own = [ax.images[0].get_array() for ax in image_axes(image_grid(np.stack([dark, bright])))]
+    shared = image_grid(np.stack([dark, bright]), value_range="shared")
+    fixed = image_grid(np.stack([dark, bright]), value_range=(0.0, 2.0))
+    shared_arrays = [ax.images[0].get_array() for ax in image_axes(shared)]
+    fixed_arrays = [ax.images[0].get_array() for ax in image_axes(fixed)]
+    np.testing.assert_allclose(own[0][2, 2], 0.5)  # own range: 0.2 of [0, 0.4]
+    np.testing.assert_allclose(shared_arrays[0][2, 2], 0.2)
+    np.testing.assert_allclose(shared_arrays[1][2, 2], 0.8)
+    np.testing.assert_allclose(fixed_arrays[1][2, 2], 0.4)
+    with pytest.raises(ValueError, match="value_range"):
+        image_grid(np.stack([dark, bright]), value_range="own")
+    with pytest.raises(ValueError, match="hi > lo"):
+        to_displayable(dark, value_range=(1.0, 1.0))
+
+
+def test_to_displayable_drops_a_single_channel(rng):
+    image = rng.random((5, 6, 1))
+    np.testing.assert_allclose(to_displayable(image), to_displayable(image[..., 0]))
+
+
+# --- training_curves ---------------------------------------------------------------------
+
+
+class FakeSolver:
+    loss_history = [2.0, 1.5, 1.2, 1.0]
+    train_acc_history = [0.1, 0.6, 0.8]
+    val_acc_history = [0.1, 0.5, 0.7]
+
+
+def test_training_curves_of_a_solver():
+    fig = training_curves(FakeSolver(), title="run")
+    loss_ax, acc_ax = fig.axes
+    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), FakeSolver.loss_history)
+    accuracies = sorted(tuple(line.get_ydata()) for line in acc_ax.lines)
+    assert accuracies == sorted(
+        [tuple(FakeSolver.train_acc_history), tuple(FakeSolver.val_acc_history)]
+    )
+    assert fig._suptitle.get_text() == "run"
+
+
+def test_training_curves_compare_runs_and_smooth():
+    runs = {
+        "sgd": {"train_loss": [3.0, 1.0, 2.0, 0.0], "val_acc": [0.2, 0.4]},
+        "adam": [1.0, 1.0, 1.0],
+    }
+    fig = training_curves(runs, smooth=2)
+    loss_ax, acc_ax = fig.axes
+    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), [2.0, 1.5, 1.0])
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["sgd", "adam"]
+    assert len(acc_ax.lines) == 1 and acc_ax.lines[0].get_label() == "sgd val"
+
+
+def test_training_curves_losses_only_and_bad_input():
+    assert len(training_curves([3.0, 2.0, 1.0]).axes) == 1
+    with pytest.raises(ValueError, match="found no curves"):
+        training_curves({"a": {"accuracy": [1]}})
+    with pytest.raises(ValueError, match="smooth"):
+        training_curves([1.0, 2.0], smooth=0)

@@ -1,8 +1,34 @@
-"""Data sets of the course: one module each; `DATASETS` lists what `cs231n data` knows."""
+"""Data sets of the course: a registry name -> module, with one `load` contract.
+
+Every data set module has DESCRIPTION, CLASSES and
+
+    load(num_train, num_val, num_test, seed, layout, dtype, ...) -> dict
+
+returning X_train, y_train, X_val, y_val, X_test, y_test: X floats in [0, 1] in the
+`layout` of `cs231n_lib.data.layout` ("flat", "nhwc" or "nchw"), y int64 labels that
+index CLASSES. A module may take more keyword arguments after these (digits: upsample;
+cifar10: data_dir). A notebook's setup loads its data in one line:
+
+    data = load(DATASET, num_train=config.pick(500, None), seed=SEED, layout="nchw")
+"""
 
 from __future__ import annotations
 
-DATASETS = {
-    "digits": "scikit-learn's bundled 8x8 handwritten digits (offline, always available)",
-    "cifar10": "CIFAR-10, 60,000 32x32 colour images in 10 classes (163 MiB download)",
-}
+from types import ModuleType
+
+from cs231n_lib.data import cifar10, digits
+
+REGISTRY: dict[str, ModuleType] = {"digits": digits, "cifar10": cifar10}
+DATASETS = {name: module.DESCRIPTION for name, module in REGISTRY.items()}
+
+
+def get(name: str) -> ModuleType:
+    """The module of data set `name` (its CLASSES, DESCRIPTION, load, ...)."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown data set {name!r}; choose one of {sorted(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def load(name: str, **kwargs) -> dict:
+    """`get(name).load(**kwargs)`: the splits of data set `name` as a dict of arrays."""
+    return get(name).load(**kwargs)

@@ -23,6 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from cs231n_lib import config
+from cs231n_lib.data.layout import arrange, check_layout
+
+DESCRIPTION = "CIFAR-10, 60,000 32x32 colour images in 10 classes (163 MiB download)"
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -184,10 +187,10 @@ def load(
     num_train: int | None = None,
     num_val: int = 1000,
     num_test: int | None = None,
-    data_dir: str | Path | None = None,
     seed: int = 0,
-    flatten: bool = False,
+    layout: str = "nhwc",
     dtype: npt.DTypeLike = np.float64,
+    data_dir: str | Path | None = None,
 ) -> dict[str, np.ndarray]:
     """Load CIFAR-10 from the official python pickles, split into train, val and test.
 
@@ -196,19 +199,21 @@ def load(
       that are not used for validation; None keeps all of them (49,000).
     - num_val: size of the validation set, the LAST num_val images of the training batches.
     - num_test: size of the test set, a seeded random subset; None keeps all 10,000.
+    - seed: seed of the subsampling, so a subset is the same on every machine.
+    - layout: "nhwc" images (N, 32, 32, 3), "nchw" images (N, 3, 32, 32) or "flat" rows of
+      D = 3072 values (the HWC image, pixel by pixel, R G B).
+    - dtype: a floating dtype of the images (float32 halves the memory of all 49,000).
     - data_dir: folder that holds `cifar-10-batches-py` (or that folder itself);
       None means `config.data_dir()` (CS231N_DATA or data/).
-    - seed: seed of the subsampling, so a subset is the same on every machine.
-    - flatten: rows of D = 3072 values (the HWC image, pixel by pixel, R G B) if True,
-      else images (N, H, W, C) = (N, 32, 32, 3).
-    - dtype: dtype of the images; values stay 0..255 (no scaling, no mean subtraction).
 
-    Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test: X arrays of shape
-    (N, 32, 32, 3) or (N, 3072), y arrays int64 of shape (N,) with labels 0..9 that index
-    CLASSES. Subsets keep the order of the files.
+    Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test: X arrays with
+    pixels in [0, 1] (the file's 0..255 divided by 255; no mean subtraction), y arrays
+    int64 of shape (N,) with labels 0..9 that index CLASSES. Subsets keep the order of
+    the files.
 
     Raises FileNotFoundError if a file is missing and ValueError if one is corrupt.
     """
+    check_layout(layout)
     folder = Path(config.data_dir() if data_dir is None else data_dir).expanduser()
     if folder.name != FOLDER:
         folder = folder / FOLDER
@@ -240,8 +245,8 @@ def load(
     }
     data = {}
     for split, (X, y, index) in splits.items():
-        X = X[index].astype(dtype, order="C")  # convert after subsampling: float64 of all is 1.2 GB
-        data[f"X_{split}"] = X.reshape(len(X), -1) if flatten else X
+        # Convert after subsampling: all 49,000 images in float64 take 1.2 GB.
+        data[f"X_{split}"] = arrange(X[index].astype(dtype) / np.array(255, dtype), layout, dtype)
         data[f"y_{split}"] = y[index]
     return data
 

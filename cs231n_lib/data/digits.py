@@ -7,34 +7,42 @@ scikit-learn, so they load with no download.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
+from cs231n_lib.data.layout import arrange, check_layout
+
+DESCRIPTION = "scikit-learn's bundled 8x8 handwritten digits (offline, always available)"
 CLASSES = tuple(str(d) for d in range(10))
 NUM_IMAGES = 1797
+IMAGE_SHAPE = (8, 8, 1)  # (H, W, C) before upsampling
 
 
 def load(
+    num_train: int | None = None,
     num_val: int = 300,
     num_test: int = 300,
-    num_train: int | None = None,
     seed: int = 0,
-    flatten: bool = True,
-    scale: bool = True,
+    layout: str = "flat",
+    dtype: npt.DTypeLike = np.float64,
     upsample: int = 1,
 ) -> dict[str, np.ndarray]:
     """Load the digits with a seeded, stratification-free random split.
 
     Inputs:
+    - num_train: size of the training set; None takes every image not in val or test.
     - num_val, num_test: sizes of the validation and test sets.
-    - num_train: size of the training set; None takes every remaining image.
     - seed: seed of the shuffle, so a split is the same on every machine.
-    - flatten: rows of D = (8 * upsample) ** 2 pixels if True, else images (N, H, W).
-    - scale: divide by 16 so pixels lie in [0, 1]; else keep 0..16.
+    - layout: "flat" rows (N, D) with D = (8 * upsample) ** 2, "nhwc" images
+      (N, H, W, 1) or "nchw" images (N, 1, H, W) (see cs231n_lib.data.layout).
+    - dtype: a floating dtype of the images.
     - upsample: integer factor of nearest-neighbour upsampling (2 gives 16x16 images).
 
-    Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test; X arrays are
-    float64 of shape (N, D) or (N, H, W), y arrays int64 of shape (N,).
+    Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test; X arrays hold
+    pixels in [0, 1] (the original 0..16 divided by 16), y arrays int64 of shape (N,).
     """
     from sklearn.datasets import load_digits
+
+    check_layout(layout)
 
     for name, value in [
         ("num_val", num_val),
@@ -61,14 +69,11 @@ def load(
         )
 
     bunch = load_digits()
-    images = bunch.images.astype(np.float64)  # (N, 8, 8), values 0..16
+    images = bunch.images[..., None] / 16.0  # (N, 8, 8, 1), values 0..16 -> [0, 1]
     labels = bunch.target.astype(np.int64)
-    if scale:
-        images /= 16.0
     if upsample > 1:
         images = images.repeat(upsample, axis=1).repeat(upsample, axis=2)
-    if flatten:
-        images = images.reshape(len(images), -1)
+    images = arrange(images, layout, dtype)
 
     order = np.random.default_rng(seed).permutation(len(images))
     splits = {

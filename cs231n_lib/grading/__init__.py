@@ -1,17 +1,4 @@
-"""Grading: helpers for test cells (`checks`) and the nbgrader pipeline behind the CLI."""
+"""The instructor's grading pipeline behind the CLI (release, check, grade).
 
-from cs231n_lib.grading.checks import (
-    assert_no_loops,
-    assert_own_implementation,
-    check_close,
-    check_equal,
-    check_shape,
-)
-
-__all__ = [
-    "assert_no_loops",
-    "assert_own_implementation",
-    "check_close",
-    "check_equal",
-    "check_shape",
-]
+Nothing student-facing imports this package; test cells use `cs231n_lib.checks`.
+"""

@@ -1,4 +1,4 @@
-"""Reference implementations in torch: ground truth for tests, fast blocks for notebooks.
+"""Reference implementations in torch: the ground truth (oracles) that tests compare with.
 
 Each layer has a forward function that returns its output (no cache) and a backward
 function that takes the upstream gradient and the forward's inputs, both computed by
@@ -25,9 +25,8 @@ returns tensors. Parameter dicts follow the course's conventions (DESIGN.md): co
 {"stride", "pad"}, pool_param {"pool_height", "pool_width", "stride"}, bn_param
 {"mode", "eps", "momentum", "running_mean", "running_var"} with the course's momentum.
 
-`count_parameters(model)` and `count_multiply_adds(model, input_shape)` measure networks,
-also full-size ones built on the meta device. `make_loader`, `train_epoch`, `evaluate`
-and `fit` are a plain classifier training loop for the notebooks after 07_pytorch.
+Building blocks that are not oracles (the training loop, counting) are in
+`cs231n_lib.blocks`.
 """
 
 from cs231n_lib.reference._tensors import compute_device, vjp
@@ -39,7 +38,6 @@ from cs231n_lib.reference.conv import (
     max_pool_backward,
     max_pool_forward,
 )
-from cs231n_lib.reference.counting import count_multiply_adds, count_parameters
 from cs231n_lib.reference.layers import (
     affine_backward,
     affine_forward,
@@ -57,7 +55,6 @@ from cs231n_lib.reference.norm import (
     spatial_groupnorm_backward,
     spatial_groupnorm_forward,
 )
-from cs231n_lib.reference.training import evaluate, fit, make_loader, train_epoch
 
 __all__ = [
     "affine_backward",
@@ -69,13 +66,8 @@ __all__ = [
     "compute_device",
     "conv_backward",
     "conv_forward",
-    "count_multiply_adds",
-    "count_parameters",
-    "evaluate",
-    "fit",
     "layernorm_backward",
     "layernorm_forward",
-    "make_loader",
     "max_pool_backward",
     "max_pool_forward",
     "relu_backward",
@@ -86,6 +78,5 @@ __all__ = [
     "spatial_groupnorm_backward",
     "spatial_groupnorm_forward",
     "svm_loss",
-    "train_epoch",
     "vjp",
 ]

@@ -1,11 +1,11 @@
-"""Tests of cs231n_lib.classifiers.two_layer_net against torch autograd and numerical gradients."""
+"""Tests of cs231n_lib.models.two_layer_net against torch autograd and numerical gradients."""
 
 import numpy as np
 import pytest
 import torch
 
-from cs231n_lib.classifiers import TwoLayerNet
 from cs231n_lib.gradcheck import check_gradient
+from cs231n_lib.models import TwoLayerNet
 from cs231n_lib.solver import Solver
 
 

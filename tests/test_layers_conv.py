@@ -1,4 +1,4 @@
-"""cs231n_lib.conv_layers against torch (conv2d, unfold/fold, max_pool2d, avg_pool2d)."""
+"""cs231n_lib.layers.conv against torch (conv2d, unfold/fold, max_pool2d, avg_pool2d)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cs231n_lib import conv_layers as cl
 from cs231n_lib import reference as ref
 from cs231n_lib.gradcheck import eval_numerical_gradient_array, rel_error
+from cs231n_lib.layers import conv as cl
 
 # (N, C, H, W), (F, HH, WW), stride, pad: non-square inputs and kernels, strides 1..3
 CONV_CASES = [

@@ -1,12 +1,12 @@
-"""Tests of cs231n_lib.dropout: mask statistics, scaling, modes, seeds, gradients."""
+"""Tests of cs231n_lib.layers.dropout: mask statistics, scaling, modes, seeds, gradients."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from cs231n_lib.dropout import dropout_backward, dropout_forward
 from cs231n_lib.gradcheck import check_gradient
+from cs231n_lib.layers.dropout import dropout_backward, dropout_forward
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests of cs231n_lib.activations: forward and backward passes against torch autograd."""
+"""Tests of cs231n_lib.layers.activations: forward and backward passes against torch autograd."""
 
 import warnings
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cs231n_lib import activations
 from cs231n_lib.gradcheck import check_gradient
+from cs231n_lib.layers import activations
 
 # name -> (numpy forward with its keyword arguments, the same function in torch)
 CASES = {

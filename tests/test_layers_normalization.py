@@ -1,4 +1,4 @@
-"""Tests of cs231n_lib.normalization against torch (F.batch_norm, F.layer_norm, autograd)."""
+"""Tests of cs231n_lib.layers.normalization against torch (F.batch_norm, F.layer_norm, autograd)."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from cs231n_lib.gradcheck import check_gradient
-from cs231n_lib.normalization import (
+from cs231n_lib.layers.normalization import (
     batchnorm_backward,
     batchnorm_backward_alt,
     batchnorm_forward,

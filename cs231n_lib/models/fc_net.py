@@ -8,35 +8,23 @@ and the loss is the softmax cross-entropy plus 0.5 * reg * sum_l sum(W_l ** 2) (
 factor 0.5 makes the penalty's gradient reg * W, as in `TwoLayerNet`; biases, gammas and
 betas are not regularized).
 
-Normalization (batch or layer, from `cs231n_lib.normalization`) and dropout (from
-`cs231n_lib.dropout`) belong to 05_regularization; those modules are imported only when
-a network uses them.
+Normalization (batch or layer, `cs231n_lib.layers.normalization`) and dropout
+(`cs231n_lib.layers.dropout`) are the layers of 05_regularization.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from types import ModuleType
 
 import numpy as np
 
-from cs231n_lib import activations
-from cs231n_lib.initializers import INITIALIZERS, gaussian, init_weights
-from cs231n_lib.layers import affine_backward, affine_forward, softmax_loss
+from cs231n_lib.layers import activations
+from cs231n_lib.layers import normalization as norm_layers
+from cs231n_lib.layers.core import affine_backward, affine_forward, softmax_loss
+from cs231n_lib.layers.dropout import dropout_backward, dropout_forward
+from cs231n_lib.layers.initializers import INITIALIZERS, gaussian, init_weights
 
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
-
-
-def _optional_module(name: str, feature: str) -> ModuleType:
-    """Import cs231n_lib.<name>, or say which feature needs it and where it comes from."""
-    try:
-        return importlib.import_module(f"cs231n_lib.{name}")
-    except ImportError as exc:
-        raise ImportError(
-            f"FullyConnectedNet with {feature} needs cs231n_lib.{name} (from "
-            f"05_regularization), which could not be imported: {exc}"
-        ) from exc
 
 
 class FullyConnectedNet:
@@ -47,7 +35,7 @@ class FullyConnectedNet:
       softmax classifier).
     - input_dim: D, values per example (examples of any shape are flattened).
     - num_classes: C.
-    - activation: one of cs231n_lib.activations.ACTIVATIONS ("relu", "leaky_relu",
+    - activation: one of cs231n_lib.layers.activations.ACTIVATIONS ("relu", "leaky_relu",
       "elu", "tanh", "sigmoid"), used after every hidden affine layer.
     - normalization: None, "batchnorm" or "layernorm", after every hidden affine layer.
     - dropout_keep_ratio: probability of KEEPING a hidden unit in training; 1 disables
@@ -55,7 +43,7 @@ class FullyConnectedNet:
     - reg: L2 regularization strength (module docstring).
     - weight_scale: if given, every W is Gaussian with this standard deviation and `init`
       is ignored; None uses `init`.
-    - init: "he", "xavier" or "small" (cs231n_lib.initializers), with each layer's fan_in.
+    - init: "he", "xavier" or "small" (cs231n_lib.layers.initializers), with each layer's fan_in.
     - dtype: floating type of the parameters and of the computation (float32 trains
       faster, float64 is needed for gradient checks).
     - seed: seeds the initial weights and the dropout masks.
@@ -118,10 +106,6 @@ class FullyConnectedNet:
         self.reg = reg
         self.dtype = dtype
         self.num_layers = len(dims) - 1
-        if normalization is not None:
-            _optional_module("normalization", f"normalization={normalization!r}")
-        if self.use_dropout:
-            _optional_module("dropout", f"dropout_keep_ratio={dropout_keep_ratio}")
 
         rng = np.random.default_rng(seed)
         self.params: dict[str, np.ndarray] = {}
@@ -155,15 +139,13 @@ class FullyConnectedNet:
         out, fc_cache = affine_forward(x, self.params[f"W{layer}"], self.params[f"b{layer}"])
         norm_cache = None
         if self.normalization is not None:
-            norm = _optional_module("normalization", f"normalization={self.normalization!r}")
-            forward = getattr(norm, f"{self.normalization}_forward")
+            forward = getattr(norm_layers, f"{self.normalization}_forward")
             gamma, beta = self.params[f"gamma{layer}"], self.params[f"beta{layer}"]
             out, norm_cache = forward(out, gamma, beta, self.bn_params[layer - 1])
         out, act_cache = act_forward(out)
         drop_cache = None
         if self.use_dropout:
-            dropout = _optional_module("dropout", "dropout")
-            out, drop_cache = dropout.dropout_forward(out, self.dropout_param)
+            out, drop_cache = dropout_forward(out, self.dropout_param)
         return out, (fc_cache, norm_cache, act_cache, drop_cache)
 
     def _hidden_backward(self, dout: np.ndarray, layer: int, caches, grads: dict) -> np.ndarray:
@@ -171,11 +153,10 @@ class FullyConnectedNet:
         _, act_backward = activations.get(self.activation)
         fc_cache, norm_cache, act_cache, drop_cache = caches
         if self.use_dropout:
-            dout = _optional_module("dropout", "dropout").dropout_backward(dout, drop_cache)
+            dout = dropout_backward(dout, drop_cache)
         dout = act_backward(dout, act_cache)
         if self.normalization is not None:
-            norm = _optional_module("normalization", f"normalization={self.normalization!r}")
-            backward = getattr(norm, f"{self.normalization}_backward")
+            backward = getattr(norm_layers, f"{self.normalization}_backward")
             dout, grads[f"gamma{layer}"], grads[f"beta{layer}"] = backward(dout, norm_cache)
         dx, grads[f"W{layer}"], grads[f"b{layer}"] = affine_backward(dout, fc_cache)
         return dx

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from cs231n_lib.layers import relu_backward, relu_forward
+from cs231n_lib.layers.core import relu_backward, relu_forward
 
 Cache = Any  # what a forward pass hands to its backward pass; opaque to callers
 

@@ -17,6 +17,9 @@ import numpy as np
 def _as_array(value, name: str) -> np.ndarray:
     if value is None:
         raise AssertionError(f"{name} is None: did the function forget to `return` its result?")
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        # NOTE: a tensor that requires grad or lives on a GPU refuses np.asarray.
+        value = value.detach().cpu().numpy()
     try:
         return np.asarray(value)
     except Exception as exc:  # a ragged list, an object that is not array-like
@@ -25,12 +28,13 @@ def _as_array(value, name: str) -> np.ndarray:
         ) from None
 
 
-def check_shape(actual, expected_shape: tuple, name: str = "result") -> None:
-    """Assert that `actual` has exactly `expected_shape`."""
+def check_shape(actual, expected_shape: tuple, name: str = "result", hint: str = "") -> None:
+    """Assert that `actual` (an array, a list or a torch tensor) has exactly `expected_shape`."""
     arr = _as_array(actual, name)
     if tuple(arr.shape) != tuple(expected_shape):
+        suffix = f"\nHint: {hint}" if hint else ""
         raise AssertionError(
-            f"{name} has shape {tuple(arr.shape)}, expected {tuple(expected_shape)}"
+            f"{name} has shape {tuple(arr.shape)}, expected {tuple(expected_shape)}{suffix}"
         )
 
 
@@ -54,7 +58,7 @@ def check_close(
         raise AssertionError(
             f"{name} holds {act.dtype} values, expected numbers like {np.asarray(expected)!r}"
         ) from None
-    exp = np.asarray(expected, dtype=float)
+    exp = _as_array(expected, "the reference").astype(float)
     suffix = f"\nHint: {hint}" if hint else ""
     if act.shape != exp.shape:
         raise AssertionError(f"{name} has shape {act.shape}, expected {exp.shape}{suffix}")
@@ -87,7 +91,7 @@ def check_close(
 def check_equal(actual, expected, name: str = "result", hint: str = "") -> None:
     """Assert exact equality of arrays or scalars (labels, counts, indices)."""
     act = _as_array(actual, name)
-    exp = np.asarray(expected)
+    exp = _as_array(expected, "the reference")
     suffix = f"\nHint: {hint}" if hint else ""
     if act.shape != exp.shape:
         raise AssertionError(f"{name} has shape {act.shape}, expected {exp.shape}{suffix}")

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cs231n_lib.layers import Cache, relu_backward, relu_forward
+from cs231n_lib.layers.core import Cache, relu_backward, relu_forward
 
 LEAKY_SLOPE = 0.01  # Leaky ReLU's slope for x <= 0, as in the lectures and torch
 ELU_ALPHA = 1.0  # ELU's saturation value -alpha for x -> -inf, as in torch

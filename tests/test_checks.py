@@ -1,4 +1,4 @@
-"""Tests of cs231n_lib.grading.checks: assertions and their messages for test cells."""
+"""Tests of cs231n_lib.checks: assertions and their messages for test cells."""
 
 import re
 import warnings
@@ -8,7 +8,7 @@ import pytest
 import scipy.spatial.distance
 from scipy.spatial.distance import cdist
 
-from cs231n_lib.grading.checks import (
+from cs231n_lib.checks import (
     assert_no_loops,
     assert_own_implementation,
     check_close,
@@ -241,3 +241,27 @@ def test_assert_no_loops_passes_vectorized_code():
 def test_assert_no_loops_catches_every_kind_of_loop(func):
     with pytest.raises(AssertionError, match=f"{func.__name__} contains a Python loop"):
         assert_no_loops(func)
+
+
+def test_checks_accept_tensors_that_require_grad():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    check_close(x * 2, torch.tensor([2.0, 4.0]), "doubled")
+    check_equal(x.round(), [1.0, 2.0], "rounded")
+    check_shape(x, (2,), "x")
+    with pytest.raises(AssertionError, match="worst at index \\(1,\\)"):
+        check_close(x * 2, [2.0, 5.0], "doubled")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_checks_accept_tensors_on_the_gpu():
+    import torch
+
+    x = torch.ones(3, device="cuda", requires_grad=True)
+    check_close(x, torch.ones(3, device="cuda"), "ones")
+    check_shape(x, (3,), "ones")
+
+
+def test_check_shape_hint():
+    with pytest.raises(AssertionError, match="expected \\(3,\\)\\nHint: flatten"):
+        check_shape(np.zeros((3, 1)), (3,), "scores", hint="flatten the column")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cs231n_lib.conv_layers import conv_relu_pool_backward, conv_relu_pool_forward
-from cs231n_lib.layers import (
+from cs231n_lib.layers.conv import conv_relu_pool_backward, conv_relu_pool_forward
+from cs231n_lib.layers.core import (
     affine_backward,
     affine_forward,
     affine_relu_backward,

@@ -1,4 +1,4 @@
-"""cs231n_lib.spatial_norm against torch's batch norm (cs231n_lib.reference)."""
+"""cs231n_lib.layers.normalization against torch's batch norm (cs231n_lib.reference)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cs231n_lib import reference as ref
-from cs231n_lib.spatial_norm import spatial_batchnorm_backward, spatial_batchnorm_forward
+from cs231n_lib.layers.normalization import spatial_batchnorm_backward, spatial_batchnorm_forward
 
 
 def _inputs(shape=(4, 3, 5, 6), seed=0):

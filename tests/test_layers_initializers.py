@@ -1,11 +1,11 @@
-"""Tests of cs231n_lib.initializers: scales, fans, shapes and reproducibility."""
+"""Tests of cs231n_lib.layers.initializers: scales, fans, shapes and reproducibility."""
 
 import numpy as np
 import pytest
 import torch
 
-from cs231n_lib import initializers
-from cs231n_lib.initializers import init_weights
+from cs231n_lib.layers import initializers
+from cs231n_lib.layers.initializers import init_weights
 
 FAN_IN, FAN_OUT = 400, 150  # different fans: a wrong fan changes the std by sqrt(400/150)
 

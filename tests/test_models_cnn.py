@@ -1,4 +1,4 @@
-"""cs231n_lib.classifiers.cnn.ThreeLayerConvNet against the same network in torch."""
+"""cs231n_lib.models.cnn.ThreeLayerConvNet against the same network in torch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cs231n_lib.classifiers.cnn import ThreeLayerConvNet
+from cs231n_lib.models.cnn import ThreeLayerConvNet
 from cs231n_lib.solver import Solver
 
 

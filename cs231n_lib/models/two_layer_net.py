@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cs231n_lib.layers import (
+from cs231n_lib.layers.core import (
     affine_backward,
     affine_forward,
     affine_relu_backward,

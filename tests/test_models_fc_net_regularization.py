@@ -1,13 +1,13 @@
-"""Tests of FullyConnectedNet's normalization and dropout paths (cs231n_lib.normalization,
-cs231n_lib.dropout): torch autograd, numerical gradients, train and test modes."""
+"""Tests of FullyConnectedNet's normalization and dropout paths (cs231n_lib.layers.normalization,
+cs231n_lib.layers.dropout): torch autograd, numerical gradients, train and test modes."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from cs231n_lib.classifiers.fc_net import FullyConnectedNet
 from cs231n_lib.gradcheck import check_gradient
+from cs231n_lib.models.fc_net import FullyConnectedNet
 from cs231n_lib.solver import Solver
 
 

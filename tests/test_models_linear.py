@@ -1,4 +1,4 @@
-"""Tests of cs231n_lib.linear_classifier against torch autograd, formulas and gradcheck."""
+"""Tests of cs231n_lib.models.linear against torch autograd, formulas and gradcheck."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cs231n_lib.gradcheck import check_gradient
-from cs231n_lib.linear_classifier import (
+from cs231n_lib.models.linear import (
     LinearClassifier,
     LinearSVM,
     Softmax,

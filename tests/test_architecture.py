@@ -1,0 +1,105 @@
+"""The layout of DESIGN.md, enforced: import contracts, a package top level without family
+members, notebooks without copied helpers or `interact`, and ruff-clean notebooks."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import cs231n_lib
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = Path(cs231n_lib.__file__).parent
+SOLUTIONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
+BIN = Path(sys.executable).parent
+
+# Tools and single-concept modules; families (layers, models, blocks, reference, data,
+# grading) are folders.
+TOP_LEVEL_MODULES = {
+    "__init__",
+    "augmentation",
+    "checks",
+    "cli",
+    "config",
+    "gradcheck",
+    "optim",
+    "solver",
+    "vis",
+    "widgets",
+}
+FAMILIES = {"blocks", "data", "grading", "layers", "models", "reference"}
+
+
+def test_import_contracts_hold():
+    lint = shutil.which("lint-imports", path=str(BIN)) or shutil.which("lint-imports")
+    assert lint, "lint-imports not found: install the dev extra (pip install -e '.[dev]')"
+    run = subprocess.run([lint, "--no-cache"], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, f"import-linter contracts broken:\n{run.stdout[-4000:]}"
+
+
+def test_package_top_level_has_only_tools_and_family_folders():
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert modules == TOP_LEVEL_MODULES, (
+        f"unexpected top-level modules {sorted(modules - TOP_LEVEL_MODULES)} "
+        f"(a family member belongs in its folder) or missing {sorted(TOP_LEVEL_MODULES - modules)}"
+    )
+    assert folders == FAMILIES, f"package folders {sorted(folders)}, expected {sorted(FAMILIES)}"
+
+
+def _code_cells(path: Path) -> list[tuple[dict, str]]:
+    nb = json.loads(path.read_text())
+    return [
+        (cell["metadata"].get("nbgrader", {}), "".join(cell["source"]))
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+    ]
+
+
+def _python(source: str) -> str:
+    # IPython magics and shell escapes are not Python.
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+    )
+
+
+def test_no_helper_is_defined_in_two_notebooks():
+    # A function or class with the same code in two notebooks belongs in the package.
+    # Solution cells are exempt: a later notebook may ask a student to write a variant.
+    where = defaultdict(set)
+    for path in SOLUTIONS:
+        for meta, source in _code_cells(path):
+            if meta.get("solution"):
+                continue
+            for node in ast.parse(_python(source)).body:
+                if isinstance(node, ast.FunctionDef | ast.ClassDef) and len(node.body) > 1:
+                    key = (node.name, ast.dump(node))
+                    where[key].add(str(path.relative_to(REPO)))
+    copies = {name: sorted(paths) for (name, _), paths in where.items() if len(paths) > 1}
+    assert not copies, (
+        f"helpers defined in more than one notebook (move them to cs231n_lib): {copies}"
+    )
+
+
+def test_no_notebook_uses_interact():
+    # ipywidgets.interact can stall a headless kernel: use cs231n_lib.widgets.controls.
+    users = [
+        str(path.relative_to(REPO))
+        for path in SOLUTIONS
+        if any("interact(" in source for _, source in _code_cells(path))
+    ]
+    assert not users, f"notebooks calling interact(): {users}; use cs231n_lib.widgets.controls"
+
+
+def test_notebooks_are_ruff_clean():
+    ruff = shutil.which("ruff", path=str(BIN)) or shutil.which("ruff")
+    assert ruff, "ruff not found: install the dev extra (pip install -e '.[dev]')"
+    run = subprocess.run(
+        [ruff, "check", "--no-cache", "solutions"], cwd=REPO, capture_output=True, text=True
+    )
+    assert run.returncode == 0, f"ruff finds problems in solutions/:\n{run.stdout[-4000:]}"
