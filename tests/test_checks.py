@@ -265,3 +265,18 @@ def test_checks_accept_tensors_on_the_gpu():
 def test_check_shape_hint():
     with pytest.raises(AssertionError, match="expected \\(3,\\)\\nHint: flatten"):
         check_shape(np.zeros((3, 1)), (3,), "scores", hint="flatten the column")
+
+
+def test_case_seeds_follow_the_environment(monkeypatch):
+    from cs231n_lib.checks import DEFAULT_CASE_SEED, case_rng, case_seed
+
+    monkeypatch.delenv("CS231N_TEST_SEED", raising=False)
+    assert case_seed() == DEFAULT_CASE_SEED and case_seed(2) == DEFAULT_CASE_SEED + 2
+    first = case_rng(1).random(3)
+    monkeypatch.setenv("CS231N_TEST_SEED", "7")
+    assert case_seed(1) == 8
+    assert not np.allclose(case_rng(1).random(3), first)
+    np.testing.assert_array_equal(case_rng(1).random(3), np.random.default_rng(8).random(3))
+    monkeypatch.setenv("CS231N_TEST_SEED", "seven")
+    with pytest.raises(ValueError, match="CS231N_TEST_SEED='seven' must be an integer"):
+        case_seed()
