@@ -7,10 +7,11 @@ where the first or worst difference is. They never print: nbgrader scores a test
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import os
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 
 import numpy as np
 
@@ -193,3 +194,28 @@ def assert_own_implementation(func, forbidden: Iterable[str]) -> None:
             f"{func.__name__} uses {', '.join(used)}: this exercise asks for your own "
             f"implementation with numpy; the library version is what the tests compare with"
         )
+
+
+@contextlib.contextmanager
+def swapped(namespace: MutableMapping, **functions: Callable) -> Iterator[None]:
+    """Put `functions` into `namespace` (a notebook's globals()) for the `with` block only.
+
+    A test of one function that calls a sibling exercise swaps in a correct sibling (from
+    `cs231n_lib.reference`), so a bug in the sibling fails only the sibling's own test:
+
+        with swapped(globals(), affine_forward=ref_affine_forward):
+            check_close(affine_relu_forward(x, w, b)[0], expected, "affine_relu_forward")
+
+    The student's functions are put back afterwards, also when a check fails.
+    """
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in functions}
+    namespace.update(functions)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value

@@ -280,3 +280,25 @@ def test_case_seeds_follow_the_environment(monkeypatch):
     monkeypatch.setenv("CS231N_TEST_SEED", "seven")
     with pytest.raises(ValueError, match="CS231N_TEST_SEED='seven' must be an integer"):
         case_seed()
+
+
+def test_swapped_restores_the_students_functions_even_on_failure():
+    from cs231n_lib.checks import swapped
+
+    namespace = {"f": "student's f"}
+    with pytest.raises(AssertionError), swapped(namespace, f="reference f", g="reference g"):
+        assert namespace == {"f": "reference f", "g": "reference g"}
+        raise AssertionError("a failing check inside the block")
+    assert namespace == {"f": "student's f"}
+
+
+def test_reference_cached_keeps_the_layer_interface():
+    from cs231n_lib import reference
+
+    forward, backward = reference.cached(reference.affine_forward, reference.affine_backward)
+    x, w, b = np.ones((2, 3)), np.full((3, 4), 0.5), np.arange(4.0)
+    out, cache = forward(x, w, b)
+    check_close(out, x @ w + b, "out")
+    dx, dw, db = backward(np.ones((2, 4)), cache)
+    check_close(dx, np.full((2, 3), 2.0), "dx")
+    check_close(db, [2.0, 2.0, 2.0, 2.0], "db")

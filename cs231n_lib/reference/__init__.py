@@ -16,6 +16,8 @@ torch (autograd for the gradients), never by the course's numpy code:
   _backward take dout first and return (dx, dgamma, dbeta)
 - losses: softmax_loss(x, y) -> (loss, dx), svm_loss(x, y) -> (loss, dx)
 - any function of tensors: vjp(fn, inputs, dout, **kwargs) -> one gradient per input
+- the numpy layers' interface around a pair: cached(forward, backward) -> (forward with
+  (out, cache), backward(dout, cache)), for tests that need a correct sibling layer
 
 **numpy in, numpy out.** Called with numpy arrays, a function computes on
 `compute_device()` (config.device(): a GPU when there is one; float64 stays float64) and
@@ -30,6 +32,7 @@ Building blocks that are not oracles (the training loop, counting) are in
 """
 
 from cs231n_lib.reference._tensors import compute_device, vjp
+from cs231n_lib.reference.cached import cached
 from cs231n_lib.reference.conv import (
     avg_pool_backward,
     avg_pool_forward,
@@ -63,6 +66,7 @@ __all__ = [
     "avg_pool_forward",
     "batchnorm_backward",
     "batchnorm_forward",
+    "cached",
     "compute_device",
     "conv_backward",
     "conv_forward",
