@@ -157,3 +157,35 @@ def test_solver_overfits_a_small_training_set():
 def test_bad_arguments_are_rejected(kwargs, error, match):
     with pytest.raises(error, match=match):
         FullyConnectedNet(**{"input_dim": 4, "num_classes": 3} | kwargs)
+
+
+def test_layer_functions_replace_the_package_layers():
+    calls = []
+
+    def recording(name):
+        def layer(*args):
+            calls.append(name)
+            return getattr(__import__("cs231n_lib.layers", fromlist=[name]), name)(*args)
+
+        return layer
+
+    names = ["batchnorm_forward", "batchnorm_backward", "dropout_forward", "dropout_backward"]
+    model = FullyConnectedNet(
+        [6],
+        input_dim=4,
+        num_classes=3,
+        normalization="batchnorm",
+        dropout_keep_ratio=0.5,
+        dropout_seed=0,
+        layer_functions={name: recording(name) for name in names},
+    )
+    X, y = np.random.default_rng(0).normal(size=(5, 4)), np.array([0, 1, 2, 0, 1])
+    model.loss(X, y)
+    assert calls == [
+        "batchnorm_forward",
+        "dropout_forward",
+        "dropout_backward",
+        "batchnorm_backward",
+    ]
+    with pytest.raises(ValueError, match="layer_functions can replace"):
+        FullyConnectedNet([6], input_dim=4, num_classes=3, layer_functions={"affine_forward": id})

@@ -14,17 +14,26 @@ Normalization (batch or layer, `cs231n_lib.layers.normalization`) and dropout
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from cs231n_lib.layers import activations
 from cs231n_lib.layers import normalization as norm_layers
 from cs231n_lib.layers.core import affine_backward, affine_forward, softmax_loss
-from cs231n_lib.layers.dropout import dropout_backward, dropout_forward
+from cs231n_lib.layers import dropout as dropout_layers
 from cs231n_lib.layers.initializers import INITIALIZERS, gaussian, init_weights
 
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
+# The 05_regularization layers a network can take from its caller instead of the package.
+REPLACEABLE_LAYERS = (
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+    "dropout_forward",
+    "dropout_backward",
+)
 
 
 class FullyConnectedNet:
@@ -49,6 +58,9 @@ class FullyConnectedNet:
     - seed: seeds the initial weights and the dropout masks.
     - dropout_seed: None draws a fresh dropout mask on every training call (from `seed`);
       an int uses the same mask on every call, as a gradient check needs.
+    - layer_functions: name -> function replacing the package's normalization or dropout
+      layers (REPLACEABLE_LAYERS), e.g. {"batchnorm_forward": batchnorm_forward, ...}:
+      05_regularization trains this network with the layers the student wrote.
 
     params: W1 (D, H_1), b1 (H_1,), ..., WL (H_{L-1}, C), bL (C,); with normalization
     also gamma1, beta1, ..., gamma{L-1}, beta{L-1} (H_l,), starting at 1 and 0.
@@ -68,6 +80,7 @@ class FullyConnectedNet:
         dtype: type = np.float64,
         seed: int = 0,
         dropout_seed: int | None = None,
+        layer_functions: Mapping[str, Callable] | None = None,
     ):
         if isinstance(hidden_dims, int | str) or not isinstance(hidden_dims, Sequence):
             raise TypeError(
@@ -97,10 +110,16 @@ class FullyConnectedNet:
             raise ValueError(f"weight_scale must be None or positive, got {weight_scale!r}")
         if init not in INITIALIZERS:
             raise ValueError(f"unknown init {init!r}; choose one of {sorted(INITIALIZERS)}")
+        unknown = set(layer_functions or {}) - set(REPLACEABLE_LAYERS)
+        if unknown:
+            raise ValueError(
+                f"layer_functions can replace {list(REPLACEABLE_LAYERS)}, not {sorted(unknown)}"
+            )
         if not np.issubdtype(dtype, np.floating):
             raise TypeError(f"dtype must be a floating type such as np.float64, got {dtype!r}")
 
         self.activation = activation
+        self.layer_functions = dict(layer_functions or {})
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio < 1
         self.reg = reg
@@ -133,19 +152,26 @@ class FullyConnectedNet:
         self.dropout_seed = dropout_seed
         self._dropout_rng = np.random.default_rng([seed, 1])
 
+    def _layer(self, name: str) -> Callable:
+        """The function `name` of REPLACEABLE_LAYERS: the caller's, else the package's."""
+        if name in self.layer_functions:
+            return self.layer_functions[name]
+        module = dropout_layers if name.startswith("dropout") else norm_layers
+        return getattr(module, name)
+
     def _hidden_forward(self, x: np.ndarray, layer: int):
         """Forward pass of hidden layer `layer` (1-based); returns (out, caches)."""
         act_forward, _ = activations.get(self.activation)
         out, fc_cache = affine_forward(x, self.params[f"W{layer}"], self.params[f"b{layer}"])
         norm_cache = None
         if self.normalization is not None:
-            forward = getattr(norm_layers, f"{self.normalization}_forward")
+            forward = self._layer(f"{self.normalization}_forward")
             gamma, beta = self.params[f"gamma{layer}"], self.params[f"beta{layer}"]
             out, norm_cache = forward(out, gamma, beta, self.bn_params[layer - 1])
         out, act_cache = act_forward(out)
         drop_cache = None
         if self.use_dropout:
-            out, drop_cache = dropout_forward(out, self.dropout_param)
+            out, drop_cache = self._layer("dropout_forward")(out, self.dropout_param)
         return out, (fc_cache, norm_cache, act_cache, drop_cache)
 
     def _hidden_backward(self, dout: np.ndarray, layer: int, caches, grads: dict) -> np.ndarray:
@@ -153,10 +179,10 @@ class FullyConnectedNet:
         _, act_backward = activations.get(self.activation)
         fc_cache, norm_cache, act_cache, drop_cache = caches
         if self.use_dropout:
-            dout = dropout_backward(dout, drop_cache)
+            dout = self._layer("dropout_backward")(dout, drop_cache)
         dout = act_backward(dout, act_cache)
         if self.normalization is not None:
-            backward = getattr(norm_layers, f"{self.normalization}_backward")
+            backward = self._layer(f"{self.normalization}_backward")
             dout, grads[f"gamma{layer}"], grads[f"beta{layer}"] = backward(dout, norm_cache)
         dx, grads[f"W{layer}"], grads[f"b{layer}"] = affine_backward(dout, fc_cache)
         return dx
