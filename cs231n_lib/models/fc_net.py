@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from cs231n_lib.layers import activations
+from cs231n_lib.layers import dropout as dropout_layers
 from cs231n_lib.layers import normalization as norm_layers
 from cs231n_lib.layers.core import affine_backward, affine_forward, softmax_loss
-from cs231n_lib.layers import dropout as dropout_layers
 from cs231n_lib.layers.initializers import INITIALIZERS, gaussian, init_weights
 
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
