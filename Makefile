@@ -23,7 +23,8 @@ test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax --nbval-cell-timeout=600
 
 lint: setup
-	$(BIN)/ruff check cs231n_lib tests
+	$(BIN)/ruff check cs231n_lib tests benchmarks solutions
+	$(BIN)/lint-imports
 	$(BIN)/cs231n release --check
 
 release: setup
