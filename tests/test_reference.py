@@ -151,6 +151,26 @@ def test_relu_forward_and_backward(rng):
     np.testing.assert_array_equal(ref.relu_backward(np.array([[5.0, 6.0, 7.0]]), x), [[0, 0, 7.0]])
 
 
+def test_affine_relu_forward_is_relu_of_affine(rng):
+    x, w, b = rng.normal(size=(4, 2, 3)), rng.normal(size=(6, 5)), rng.normal(size=5)
+    out = ref.affine_relu_forward(x, w, b)
+    np.testing.assert_allclose(out, np.maximum(0, x.reshape(4, 6) @ w + b))
+    assert (out == 0).any() and (out > 0).any(), "the case should have units on and off"
+
+
+def test_affine_relu_backward_matches_numerical_gradient(rng):
+    x, w, b = rng.normal(size=(4, 2, 3)), rng.normal(size=(6, 5)), rng.normal(size=5)
+    dout = rng.normal(size=(4, 5))
+    assert np.abs(x.reshape(4, 6) @ w + b).min() > 1e-3, "an input at the kink of the ReLU"
+    dx, dw, db = ref.affine_relu_backward(dout, x, w, b)
+    check_gradient(
+        lambda x, w, b: np.maximum(0, x.reshape(4, 6) @ w + b),
+        {"x": x, "w": w, "b": b},
+        {"x": dx, "w": dw, "b": db},
+        dout=dout,
+    )
+
+
 # --- convolution and pooling ---------------------------------------------------------------
 
 
@@ -229,6 +249,77 @@ def test_pooling_rejects_missing_and_oversized_windows():
         ref.max_pool_forward(
             np.zeros((1, 1, 4, 4)), {"pool_height": 5, "pool_width": 5, "stride": 1}
         )
+
+
+def np_im2col(x, kernel_h, kernel_w, stride, pad):
+    """Row (n, i, j) = the padded window at output position (i, j) of image n, flattened."""
+    xp = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    out_h = (xp.shape[2] - kernel_h) // stride + 1
+    out_w = (xp.shape[3] - kernel_w) // stride + 1
+    rows = [
+        xp[n, :, i * stride : i * stride + kernel_h, j * stride : j * stride + kernel_w].ravel()
+        for n in range(x.shape[0])
+        for i in range(out_h)
+        for j in range(out_w)
+    ]
+    return np.array(rows)
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "kernel", "stride", "pad"),
+    [((2, 3, 7, 5), (3, 3), 2, 1), ((1, 2, 4, 6), (1, 3), 1, 0), ((3, 1, 6, 9), (2, 2), 3, 1)],
+)
+def test_im2col_rows_are_flattened_windows(rng, x_shape, kernel, stride, pad):
+    x = rng.normal(size=x_shape)
+    np.testing.assert_array_equal(
+        ref.im2col(x, *kernel, stride, pad), np_im2col(x, *kernel, stride, pad)
+    )
+
+
+def test_im2col_times_filters_is_the_conv_layer(rng):
+    x, w, b = rng.normal(size=(2, 3, 7, 5)), rng.normal(size=(4, 3, 3, 3)), rng.normal(size=4)
+    out = ref.im2col(x, 3, 3, 2, 1) @ w.reshape(4, -1).T + b  # (N H' W', F)
+    out = out.reshape(2, 4, 3, 4).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(out, np_conv(x, w, b, 2, 1), rtol=1e-10, atol=1e-12)
+
+
+def test_col2im_adds_overlapping_windows():
+    counts = ref.col2im(np.ones((4, 4)), (1, 1, 3, 3), 2, 2, 1, 0)
+    np.testing.assert_array_equal(counts[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "kernel", "stride", "pad"),
+    [((2, 3, 7, 5), (3, 3), 2, 1), ((1, 2, 4, 6), (1, 3), 1, 0), ((3, 1, 6, 9), (2, 2), 3, 1)],
+)
+def test_col2im_is_the_adjoint_of_im2col(rng, x_shape, kernel, stride, pad):
+    # <im2col(x), cols> = <x, col2im(cols)> for every x and cols: col2im is im2col's backward.
+    x = rng.normal(size=x_shape)
+    cols = rng.normal(size=np_im2col(x, *kernel, stride, pad).shape)
+    dx = ref.col2im(cols, x_shape, *kernel, stride, pad)
+    assert dx.shape == x_shape
+    np.testing.assert_allclose(np.sum(np_im2col(x, *kernel, stride, pad) * cols), np.sum(x * dx))
+    jacobian_t = [np_im2col(e.reshape(x_shape), *kernel, stride, pad) for e in np.eye(x.size)]
+    np.testing.assert_allclose(dx.ravel(), [np.sum(row * cols) for row in jacobian_t])
+
+
+def test_im2col_and_col2im_reject_bad_settings(rng):
+    with pytest.raises(ValueError, match="must be \\(N, C, H, W\\)"):
+        ref.im2col(np.zeros((3, 5, 5)), 2, 2, 1, 0)
+    with pytest.raises(ValueError, match="stride must be an integer >= 1, got 0"):
+        ref.im2col(np.zeros((1, 1, 5, 5)), 2, 2, 0, 0)
+    with pytest.raises(ValueError, match="window 6x2 is larger than the padded input"):
+        ref.im2col(np.zeros((1, 1, 5, 5)), 6, 2, 1, 0)
+    with pytest.raises(ValueError, match="cols must have shape \\(16, 4\\)"):
+        ref.col2im(np.zeros((16, 5)), (1, 1, 5, 5), 2, 2, 1, 0)
+
+
+def test_im2col_and_col2im_stay_in_torch_for_tensors(rng):
+    x = torch.tensor(rng.normal(size=(2, 2, 4, 4)), requires_grad=True)
+    cols = ref.im2col(x, 2, 2, 2, 0)
+    assert isinstance(cols, torch.Tensor) and cols.shape == (8, 8)
+    (dx,) = torch.autograd.grad(cols, x, torch.ones_like(cols))
+    np.testing.assert_array_equal(ref.col2im(torch.ones_like(cols), x.shape, 2, 2, 2, 0), dx)
 
 
 # --- normalization -------------------------------------------------------------------------
@@ -403,6 +494,139 @@ def test_vjp_of_unused_input_is_zero(rng):
     x, unused = rng.normal(size=3), rng.normal(size=2)
     _, d_unused = ref.vjp(lambda x, u: x.sum(), (x, unused))
     np.testing.assert_array_equal(d_unused, np.zeros(2))
+
+
+# --- activations and the fully connected network (04_training) -----------------------------
+
+ACTIVATION_FORMULAS = {  # name -> (f(x, alpha), f'(x, alpha) with the left derivative at 0)
+    "sigmoid": (lambda x, a: 1 / (1 + np.exp(-x)), lambda x, a: np.exp(-x) / (1 + np.exp(-x)) ** 2),
+    "tanh": (lambda x, a: np.tanh(x), lambda x, a: 1 / np.cosh(x) ** 2),
+    "leaky_relu": (lambda x, a: np.where(x > 0, x, a * x), lambda x, a: np.where(x > 0, 1.0, a)),
+    "elu": (
+        lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))),
+        lambda x, a: np.where(x > 0, 1.0, a * np.exp(np.minimum(x, 0))),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATION_FORMULAS))
+def test_activations_match_closed_forms(rng, name):
+    f, df = ACTIVATION_FORMULAS[name]
+    forward, backward = getattr(ref, f"{name}_forward"), getattr(ref, f"{name}_backward")
+    x, dout = 3 * rng.normal(size=(3, 2, 4)), rng.normal(size=(3, 2, 4))
+    x.flat[:3] = [0.0, -1e-3, 1e-3]  # the kink and both sides of it
+    default = {"leaky_relu": 0.01, "elu": 1.0}.get(name)
+    alphas = [None] if default is None else [None, 0.3, 2.0]
+    for alpha in alphas:
+        kwargs = {} if alpha is None else {"alpha": alpha}
+        a = default if alpha is None else alpha
+        np.testing.assert_allclose(forward(x, **kwargs), f(x, a), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            backward(dout, x, **kwargs), dout * df(x, a), rtol=1e-12, atol=1e-12
+        )
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATION_FORMULAS))
+def test_activation_backward_matches_numerical_gradient(rng, name):
+    forward, backward = getattr(ref, f"{name}_forward"), getattr(ref, f"{name}_backward")
+    x = rng.uniform(0.1, 3, size=(4, 5)) * rng.choice([-1.0, 1.0], size=(4, 5))  # off the kink
+    dout = rng.normal(size=(4, 5))
+    check_gradient(forward, {"x": x}, {"x": backward(dout, x)}, dout=dout)
+
+
+def test_activations_in_cached_form_keep_alpha(rng):
+    forward, backward = ref.cached(ref.leaky_relu_forward, ref.leaky_relu_backward)
+    x = np.array([-2.0, 0.0, 3.0])
+    out, cache = forward(x, 0.5)
+    np.testing.assert_allclose(out, [-1.0, 0.0, 3.0])
+    np.testing.assert_allclose(backward(np.ones(3), cache), [0.5, 0.5, 1.0])
+
+
+def np_fc_net_loss(params, X, y, reg, f):
+    """Scores and loss of {affine - f} x (L - 1) - affine - softmax + 0.5 reg sum W^2."""
+    num_layers = len(params) // 2
+    h = X.reshape(len(X), -1)
+    for layer in range(1, num_layers):
+        h = f(h @ params[f"W{layer}"] + params[f"b{layer}"])
+    scores = h @ params[f"W{num_layers}"] + params[f"b{num_layers}"]
+    loss, _ = np_softmax_loss(scores, y)
+    penalty = sum(np.sum(params[f"W{layer}"] ** 2) for layer in range(1, num_layers + 1))
+    return scores, loss + 0.5 * reg * penalty
+
+
+def random_fc_params(rng, dims):
+    params = {}
+    for layer, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True), 1):
+        params[f"W{layer}"] = rng.normal(size=(fan_in, fan_out)) / np.sqrt(fan_in)
+        params[f"b{layer}"] = rng.normal(size=fan_out)
+    return params
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "leaky_relu", "elu"])
+def test_fc_net_matches_numpy_and_numerical_gradients(rng, name):
+    if name == "relu":
+        f = lambda x: np.maximum(x, 0)  # noqa: E731
+    else:
+        alpha = {"leaky_relu": 0.01, "elu": 1.0}.get(name)
+        f = lambda x: ACTIVATION_FORMULAS[name][0](x, alpha)  # noqa: E731
+    params = random_fc_params(rng, [6, 5, 4, 3])
+    X, y = rng.normal(size=(4, 2, 3)), np.array([0, 2, 1, 2])
+    net = ref.FullyConnectedNet(params, reg=0.3, activation=name)
+    expected_scores, expected_loss = np_fc_net_loss(params, X, y, 0.3, f)
+    np.testing.assert_allclose(net.loss(X), expected_scores, rtol=1e-12)
+    loss, grads = net.loss(X, y)
+    assert isinstance(loss, float) and loss == pytest.approx(expected_loss, rel=1e-12)
+    assert sorted(grads) == sorted(params)
+    for key in params:
+
+        def loss_of(value, key=key):
+            changed = ref.FullyConnectedNet({**params, key: value}, reg=0.3, activation=name)
+            return changed.loss(X, y)[0]
+
+        check_gradient(loss_of, {"value": params[key]}, {"value": grads[key]})
+
+
+def test_fc_net_trains_with_the_solver(rng):
+    from cs231n_lib.solver import Solver
+
+    params = random_fc_params(rng, [4, 8, 3])
+    X = rng.normal(size=(30, 4))
+    y = np.argmax(X[:, :3], axis=1)
+    net = ref.FullyConnectedNet(params)
+    solver = Solver(
+        net,
+        {"X_train": X, "y_train": y, "X_val": X, "y_val": y},
+        optim_config={"learning_rate": 0.5},
+        batch_size=10,
+        num_epochs=20,
+        progress=False,
+    )
+    solver.train()
+    assert net.params is params  # the Solver replaced the entries of the dict it was given
+    assert solver.loss_history[-1] < solver.loss_history[0]
+    assert solver.train_acc_history[-1] > 0.8
+
+
+def test_fc_net_promotes_mixed_dtypes_like_numpy(rng):
+    params = random_fc_params(rng, [6, 4, 3])
+    params["W2"] = params["W2"].astype(np.float32)
+    X, y = rng.normal(size=(5, 6)).astype(np.float32), np.array([0, 1, 2, 0, 1])
+    net = ref.FullyConnectedNet(params)
+    scores = net.loss(X)
+    assert scores.dtype == np.float64  # as float32 @ float64 in numpy
+    expected = np_fc_net_loss(params, X, y, 0.0, lambda x: np.maximum(x, 0))[0]
+    np.testing.assert_allclose(scores, expected, rtol=1e-12)
+    _, grads = net.loss(X, y)
+    assert {name: g.dtype for name, g in grads.items()} == {
+        name: p.dtype for name, p in params.items()
+    }
+
+
+def test_fc_net_rejects_bad_names_and_activations():
+    with pytest.raises(ValueError, match=r"W1, b1, \.\.\., WL, bL; got \['W1', 'W2', 'b1'\]"):
+        ref.FullyConnectedNet({"W1": np.zeros((2, 2)), "b1": np.zeros(2), "W2": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        ref.FullyConnectedNet({"W1": np.zeros((2, 2)), "b1": np.zeros(2)}, activation="swish")
 
 
 # --- GPU -----------------------------------------------------------------------------------

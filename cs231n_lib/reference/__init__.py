@@ -4,10 +4,18 @@ Each layer has a forward function that returns its output (no cache) and a backw
 function that takes the upstream gradient and the forward's inputs, both computed by
 torch (autograd for the gradients), never by the course's numpy code:
 
-- affine, ReLU: affine_forward(x, w, b), relu_forward(x);
-  affine_backward(dout, x, w, b) -> (dx, dw, db), relu_backward(dout, x) -> dx
+- affine, ReLU, affine-ReLU: affine_forward(x, w, b), relu_forward(x),
+  affine_relu_forward(x, w, b); affine_backward(dout, x, w, b) -> (dx, dw, db),
+  relu_backward(dout, x) -> dx, affine_relu_backward(dout, x, w, b) -> (dx, dw, db)
+- activations (04_training): sigmoid_forward(x), tanh_forward(x),
+  leaky_relu_forward(x, alpha=0.01), elu_forward(x, alpha=1.0); the same names ending in
+  _backward take (dout, x[, alpha]) and return dx
+- a fully connected network: FullyConnectedNet(params, reg, activation), the Solver's
+  model interface (params, loss(X, y=None)) computed by torch for given weights
 - convolution (1D, 2D, 3D): conv_forward(x, w, b, conv_param);
   conv_backward(dout, x, w, b, conv_param) -> (dx, dw, db)
+- im2col(x, kernel_h, kernel_w, stride, pad) -> cols (N H' W', C HH WW) and its adjoint
+  col2im(cols, x_shape, kernel_h, kernel_w, stride, pad): torch's unfold / fold
 - pooling: max_pool_forward(x, pool_param), avg_pool_forward(x, pool_param);
   max_pool_backward(dout, x, pool_param) -> dx, avg_pool_backward(dout, x, pool_param) -> dx
 - normalization: batchnorm_forward(x, gamma, beta, bn_param), spatial_batchnorm_forward,
@@ -32,18 +40,33 @@ Building blocks that are not oracles (the training loop, counting) are in
 """
 
 from cs231n_lib.reference._tensors import compute_device, vjp
+from cs231n_lib.reference.activations import (
+    elu_backward,
+    elu_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh_backward,
+    tanh_forward,
+)
 from cs231n_lib.reference.cached import cached
 from cs231n_lib.reference.conv import (
     avg_pool_backward,
     avg_pool_forward,
+    col2im,
     conv_backward,
     conv_forward,
+    im2col,
     max_pool_backward,
     max_pool_forward,
 )
+from cs231n_lib.reference.fc_net import FullyConnectedNet
 from cs231n_lib.reference.layers import (
     affine_backward,
     affine_forward,
+    affine_relu_backward,
+    affine_relu_forward,
     relu_backward,
     relu_forward,
 )
@@ -60,27 +83,40 @@ from cs231n_lib.reference.norm import (
 )
 
 __all__ = [
+    "FullyConnectedNet",
     "affine_backward",
     "affine_forward",
+    "affine_relu_backward",
+    "affine_relu_forward",
     "avg_pool_backward",
     "avg_pool_forward",
     "batchnorm_backward",
     "batchnorm_forward",
     "cached",
+    "col2im",
     "compute_device",
     "conv_backward",
     "conv_forward",
+    "elu_backward",
+    "elu_forward",
+    "im2col",
     "layernorm_backward",
     "layernorm_forward",
+    "leaky_relu_backward",
+    "leaky_relu_forward",
     "max_pool_backward",
     "max_pool_forward",
     "relu_backward",
     "relu_forward",
+    "sigmoid_backward",
+    "sigmoid_forward",
     "softmax_loss",
     "spatial_batchnorm_backward",
     "spatial_batchnorm_forward",
     "spatial_groupnorm_backward",
     "spatial_groupnorm_forward",
     "svm_loss",
+    "tanh_backward",
+    "tanh_forward",
     "vjp",
 ]

@@ -3,7 +3,8 @@
 Parameters follow the course's dicts: conv_param = {"stride", "pad"} (zero padding on
 every side), pool_param = {"pool_height", "pool_width", "stride"} (no padding). Output
 sizes are floor((H + 2 pad - HH) / stride) + 1, as in torch; the numpy exercises use sizes
-that divide exactly. numpy in, numpy out (see _tensors).
+that divide exactly. im2col / col2im give torch's unfold / fold in the course's column
+layout (rows (n, i, j), columns (c, a, b)). numpy in, numpy out (see _tensors).
 """
 
 from __future__ import annotations
@@ -122,3 +123,61 @@ def avg_pool_forward(x: Array, pool_param: Mapping) -> Array:
 def avg_pool_backward(dout: Array, x: Array, pool_param: Mapping) -> Array:
     """dx of average pooling: dout spread evenly over each window."""
     return vjp(_avg_pool, (x,), dout, pool_param=pool_param)[0]
+
+
+def _windows(
+    x_shape: tuple, kernel_h: int, kernel_w: int, stride: int, pad: int
+) -> tuple[int, int, int, int, int, int]:
+    """Checked (kernel_h, kernel_w, stride, pad, H', W') for windows of an (N, C, H, W) input."""
+    if len(x_shape) != 4:
+        raise ValueError(f"x must be (N, C, H, W), got shape {tuple(x_shape)}")
+    given = {"kernel_h": kernel_h, "kernel_w": kernel_w, "stride": stride, "pad": pad}
+    kernel_h, kernel_w, stride, pad = (
+        _param(given, name, minimum=0 if name == "pad" else 1) for name in given
+    )
+    height, width = int(x_shape[2]) + 2 * pad, int(x_shape[3]) + 2 * pad
+    if kernel_h > height or kernel_w > width:
+        raise ValueError(
+            f"the window {kernel_h}x{kernel_w} is larger than the padded input ({height}, {width})"
+        )
+    out_h, out_w = (height - kernel_h) // stride + 1, (width - kernel_w) // stride + 1
+    return kernel_h, kernel_w, stride, pad, out_h, out_w
+
+
+@numpy_io
+def im2col(x: Array, kernel_h: int, kernel_w: int, stride: int, pad: int) -> Array:
+    """Every receptive field of x as one row, in the course's layout (torch's unfold).
+
+    Inputs: x (N, C, H, W); the window kernel_h x kernel_w; stride; zero padding pad.
+    Returns cols (N * H' * W', C * kernel_h * kernel_w): row (n * H' + i) * W' + j is the
+    padded window of image n at output position (i, j), flattened in the order (c, a, b)
+    of w.reshape(F, -1). H' = floor((H + 2 pad - kernel_h) / stride) + 1, W' likewise.
+    """
+    kernel_h, kernel_w, stride, pad, _, _ = _windows(x.shape, kernel_h, kernel_w, stride, pad)
+    cols = F.unfold(x, (kernel_h, kernel_w), padding=pad, stride=stride)  # (N, C HH WW, H' W')
+    return cols.transpose(1, 2).reshape(-1, cols.shape[1])  # (N H' W', C HH WW)
+
+
+@numpy_io
+def col2im(
+    cols: Array, x_shape: tuple, kernel_h: int, kernel_w: int, stride: int, pad: int
+) -> Array:
+    """The adjoint of im2col (torch's fold): each row added back onto its window.
+
+    Inputs: cols (N * H' * W', C * kernel_h * kernel_w) laid out as im2col returns it;
+    x_shape (N, C, H, W); kernel_h, kernel_w, stride, pad as given to im2col.
+    Returns an array of shape x_shape; where windows overlap their values add up, and
+    what fell on the padding is dropped.
+    """
+    kernel_h, kernel_w, stride, pad, out_h, out_w = _windows(
+        tuple(x_shape), kernel_h, kernel_w, stride, pad
+    )
+    num, channels, height, width = (int(v) for v in x_shape)
+    expected = (num * out_h * out_w, channels * kernel_h * kernel_w)
+    if tuple(cols.shape) != expected:
+        raise ValueError(
+            f"cols must have shape {expected} for x {tuple(x_shape)}, {kernel_h}x{kernel_w} "
+            f"windows, stride {stride}, pad {pad}; got {tuple(cols.shape)}"
+        )
+    per_image = cols.reshape(num, out_h * out_w, -1).transpose(1, 2)  # (N, C HH WW, H' W')
+    return F.fold(per_image, (height, width), (kernel_h, kernel_w), padding=pad, stride=stride)

@@ -1,4 +1,5 @@
-"""Affine and ReLU layers in torch: the ground truth for the numpy layers of 03 and later.
+"""Affine, ReLU and affine-ReLU layers in torch: the ground truth for the numpy layers of 03
+and later.
 
 Forward functions return only the output (no cache); backward functions take the
 upstream gradient dout and the forward's inputs. numpy in, numpy out (see _tensors).
@@ -51,3 +52,22 @@ def relu_forward(x: Array) -> Array:
 def relu_backward(dout: Array, x: Array) -> Array:
     """dx = dout where x > 0, else 0 (the subgradient at 0 is 0)."""
     return vjp(torch.relu, (x,), dout)[0]
+
+
+def _affine_relu(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.relu(_affine(x, w, b))
+
+
+@numpy_io
+def affine_relu_forward(x: Array, w: Array, b: Array) -> Array:
+    """max(0, x w + b): an affine layer followed by a ReLU, as in affine_forward.
+
+    Inputs: x (N, d_1, ..., d_k), w (D, M) with D = d_1 * ... * d_k, b (M,).
+    Returns out of shape (N, M).
+    """
+    return _affine_relu(x, w, b)
+
+
+def affine_relu_backward(dout: Array, x: Array, w: Array, b: Array) -> tuple:
+    """Gradients of the affine-ReLU layer: (dx, dw, db) shaped like x, w, b; dout is (N, M)."""
+    return vjp(_affine_relu, (x, w, b), dout)

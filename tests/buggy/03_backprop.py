@@ -164,6 +164,14 @@ BUGS = [
         replace=[("da = relu_backward(dout, relu_cache)", "da = dout")],
         loses=["test_affine_relu"],
     ),
+    dict(
+        # The backward pass unpacks (fc_cache, relu_cache), so the order matters.
+        name="affine_relu_caches_in_reverse_order",
+        notebook=NB,
+        cell="affine_relu",
+        replace=[("cache = (fc_cache, relu_cache)", "cache = (relu_cache, fc_cache)")],
+        loses=["test_affine_relu"],
+    ),
     # --- 4. the two-layer network ---
     dict(
         name="two_layer_net_regularization_missing_from_gradient",
