@@ -1,5 +1,7 @@
 """nbgrader configuration: the repository root is the course directory."""
 
+from cs231n_lib.grading.limits import DEFAULT_LIMITS
+
 c = get_config()  # noqa: F821 (nbgrader injects get_config)
 
 c.CourseDirectory.root = __file__.rsplit("/", 1)[0]
@@ -7,9 +9,10 @@ c.CourseDirectory.course_id = "cs231n"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
 
-# A cell gets 120 s, enough for the slowest fast-mode cell many times over, and an
-# infinite loop in a student's cell still ends.
-c.Execute.timeout = 120
+# Every grading limit is defined once, in cs231n_lib/grading/limits.py; nbgrader's own
+# commands (autograde, formgrader) get its per-cell timeout here, and `cs231n grade` reads
+# it back from here, so a number written instead changes it for both.
+c.Execute.timeout = DEFAULT_LIMITS.cell_timeout
 c.Execute.interrupt_on_timeout = True
 
 # Release notebooks carry no outputs.

@@ -101,7 +101,8 @@ def cmd_release(args, extra: list[str]) -> int:
 
 def cmd_check(args, extra: list[str]) -> int:
     """Run a notebook as the autograder will and report each graded cell."""
-    from cs231n_lib.grading.selfcheck import NotebookError, check_notebook, format_report
+    from cs231n_lib.grading.notebooks import NotebookError
+    from cs231n_lib.grading.selfcheck import check_notebook, format_report
 
     path = Path(args.notebook)
     try:
@@ -114,13 +115,13 @@ def cmd_check(args, extra: list[str]) -> int:
 
 def cmd_grade(args, extra: list[str]) -> int:
     """Autograde a class in parallel and sandboxed; feedback, grades.csv, per-cell CSVs."""
-    import warnings
+    from dataclasses import replace
 
     from cs231n_lib.grading import course, intake, sandbox, scale
+    from cs231n_lib.grading.limits import parse_size
 
     root = _root(args)
-    # nbgrader's gradebook code triggers SQLAlchemy warnings that mean nothing to a user.
-    warnings.filterwarnings("ignore", module="nbgrader")
+    course.quiet_warnings()
     os.environ["CS231N_FAST"] = "1"  # autograding runs in fast mode, as the tests do
     for option, value in [
         ("--jobs", args.jobs),
@@ -132,10 +133,11 @@ def cmd_grade(args, extra: list[str]) -> int:
     try:
         course.check_assignment(root, args.assignment)
         limits = scale.default_limits(root)
-        limits = sandbox.Limits(
+        limits = replace(
+            limits,
             cell_timeout=_given(args.cell_timeout, limits.cell_timeout),
             notebook_timeout=_given(args.notebook_timeout, limits.notebook_timeout),
-            memory=sandbox.parse_size(args.memory_limit) if args.memory_limit else limits.memory,
+            memory=parse_size(args.memory_limit) if args.memory_limit else limits.memory,
         )
     except (course.CourseError, ValueError) as exc:
         raise UsageError(str(exc)) from None
@@ -214,6 +216,13 @@ def _print_summary(root: Path, result) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cs231n_lib.grading.limits import (
+        DEFAULT_LIMITS,
+        DEFAULT_SANDBOX_MODE,
+        SANDBOX_MODES,
+        format_size,
+    )
+
     parser = argparse.ArgumentParser(
         prog="cs231n", description="Course companion for deep learning in computer vision."
     )
@@ -280,13 +289,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per cell (default: Execute.timeout in nbgrader_config.py)",
     )
     grade.add_argument(
-        "--notebook-timeout", type=int, metavar="S", help="seconds per notebook (default 900)"
+        "--notebook-timeout",
+        type=int,
+        metavar="S",
+        help=f"seconds per notebook (default {DEFAULT_LIMITS.notebook_timeout})",
     )
-    grade.add_argument("--memory-limit", metavar="SIZE", help="per kernel, e.g. 4G (default)")
+    grade.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help=f"per kernel, e.g. {format_size(DEFAULT_LIMITS.memory)} (default)",
+    )
     grade.add_argument(
         "--sandbox",
-        choices=["auto", "require", "off"],
-        default="auto",
+        choices=SANDBOX_MODES,
+        default=DEFAULT_SANDBOX_MODE,
         help="bubblewrap sandbox: use if available (auto), fail without it, or never",
     )
     grade.set_defaults(func=cmd_grade)

@@ -11,6 +11,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    # The grading package's one set of warning filters (nbgrader's SQLAlchemy session
+    # warnings, nbformat's validator), for tests that use nbgrader outside a grading run.
+    from cs231n_lib.grading.course import quiet_warnings
+
+    quiet_warnings()
+
+
 def _meta(grade_id: str, grade=False, solution=False, locked=False, points=None) -> dict:
     meta = {
         "grade": grade,

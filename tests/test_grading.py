@@ -4,6 +4,11 @@ For each assignment: assignments/ is what nbgrader makes from solutions/ now; th
 solution submitted as a student's scores full marks; the untouched release scores 0;
 each buggy submission of tests/buggy/<assignment>.py loses exactly the points of the
 cells it names and keeps all others.
+
+Every submission is graded as `cs231n grade` grades it: by `worker.grade_submission`,
+with the bundle `scale.make_bundle` builds (sandboxed kernel when bubblewrap works,
+locked cells restored, the limits of nbgrader_config.py). Each test grades one
+submission, so each notebook runs once per test.
 """
 
 from __future__ import annotations
@@ -15,7 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs231n_lib.grading import course
+from cs231n_lib.grading import course, sandbox
+from cs231n_lib.grading.intake import Submission
+from cs231n_lib.grading.results import CellResult
+from cs231n_lib.grading.scale import make_bundle
+from cs231n_lib.grading.worker import AssignmentBundle, grade_submission
 
 REPO = Path(__file__).resolve().parents[1]
 BUGGY = Path(__file__).resolve().parent / "buggy"
@@ -23,7 +32,7 @@ ASSIGNMENTS = course.list_assignments(REPO)
 
 
 def _bug_batches() -> list:
-    """Buggy submissions packed into as few autograde runs as possible.
+    """Buggy submissions packed into as few grading runs as possible.
 
     Bugs that edit different solution cells and must fail different test cells go into
     one submission: each test cell then sees exactly one bug, so a bug that slips
@@ -36,11 +45,8 @@ def _bug_batches() -> list:
             continue
         batches: list[list[dict]] = []
         for bug in runpy.run_path(str(spec))["BUGS"]:
-            touched = {(bug["notebook"], bug["cell"])} | {
-                (bug["notebook"], g) for g in bug["loses"]
-            }
             for batch in batches:
-                if all(touched.isdisjoint(_touched(other)) for other in batch):
+                if all(_touched(bug).isdisjoint(_touched(other)) for other in batch):
                     batch.append(bug)
                     break
             else:
@@ -66,59 +72,66 @@ def test_release_in_sync(assignment):
     assert not stale, f"assignments/ out of sync, run `cs231n release {assignment}`: {stale}"
 
 
-class GradingCourse:
-    """A scratch copy of the course where one assignment can be autograded."""
+@pytest.fixture(scope="session")
+def bundles(tmp_path_factory):
+    """bundle(assignment): the AssignmentBundle of `cs231n grade`, built once per test
+    process (xdist worker) from a scratch copy of the course, so the course's own
+    gradebook.db is never touched."""
+    built: dict[str, AssignmentBundle] = {}
+    # The machine's sandbox, probed once, as the command hands it to its local workers.
+    info = sandbox.detect_sandbox("auto")
 
-    def __init__(self, root: Path, assignment: str):
-        self.root, self.assignment = root, assignment
-        (root / "solutions").mkdir(parents=True)
-        shutil.copy(REPO / "nbgrader_config.py", root)
-        shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
-        self.db_url = course.default_db_url(root)
-        course.generate_release(root, assignment, root / "release", self.db_url)
-        self.api = course.make_api(root, db_url=self.db_url)
+    def bundle(assignment: str) -> AssignmentBundle:
+        if assignment not in built:
+            root = tmp_path_factory.mktemp(f"course-{assignment}")
+            (root / "solutions").mkdir()
+            shutil.copy(REPO / "nbgrader_config.py", root)
+            shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
+            built[assignment] = make_bundle(
+                root, assignment, sandbox_mode="auto", sandbox_info=info
+            )
+        return built[assignment]
 
-    def grade(self, student: str, notebooks: dict[str, nbformat.NotebookNode]) -> dict:
-        """Autograde `notebooks` (file name -> notebook) as `student`'s submission and
-        return {grade_id: (score, max_score)} of the autograded cells."""
-        folder = self.root / "submitted" / student / self.assignment
-        folder.mkdir(parents=True)
-        for name, nb in notebooks.items():
-            nbformat.write(nb, folder / name)
-        report = course.autograde(self.api, self.db_url, self.assignment, student)
-        assert report.success, f"autograding {student} failed: {report.error}"
-        return {c.grade_id: (c.score, c.max_score) for c in report.cells if not c.manual}
+    return bundle
+
+
+def grade(
+    bundle: AssignmentBundle, student: str, notebooks: dict[str, nbformat.NotebookNode]
+) -> dict[str, CellResult]:
+    """Grade `notebooks` (file name -> notebook) as `student`'s submission, as `cs231n
+    grade` does; returns {grade_id: CellResult} of the autograded cells."""
+    files = {name: nbformat.writes(nb).encode() for name, nb in notebooks.items()}
+    result = grade_submission(Submission(student, files), bundle)
+    assert result.success, f"grading {student} failed: {result.error}"
+    return {c.grade_id: c for c in result.cells if c.status != "manual"}
+
+
+def _shown(cell: CellResult) -> tuple:
+    """(score, max, why) of a cell, for a failure message."""
+    why = f"{cell.status}: {cell.message}" if cell.message else cell.status
+    return cell.score, cell.max_score, why
 
 
 def _notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
     return {p.name: nbformat.read(p, as_version=4) for p in sorted(folder.glob("*.ipynb"))}
 
 
-@pytest.fixture
-def grading_course(tmp_path, request) -> GradingCourse:
-    return GradingCourse(tmp_path / "course", request.param)
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_scores_full_marks(bundles, assignment):
+    cells = grade(bundles(assignment), "solution", _notebooks(REPO / "solutions" / assignment))
+    assert cells, "the assignment has no autograded cells"
+    short = {gid: _shown(c) for gid, c in cells.items() if c.score != c.max_score}
+    assert not short, f"solution cells without full marks (score, max, why): {short}"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("grading_course", ASSIGNMENTS, indirect=True)
-def test_solution_scores_full_marks(grading_course):
-    scores = grading_course.grade(
-        "solution", _notebooks(REPO / "solutions" / grading_course.assignment)
-    )
-    assert scores, "the assignment has no autograded cells"
-    short = {gid: s for gid, s in scores.items() if s[0] != s[1]}
-    assert not short, f"solution cells without full marks (score, max): {short}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("grading_course", ASSIGNMENTS, indirect=True)
-def test_untouched_release_scores_zero(grading_course):
-    scores = grading_course.grade(
-        "blank", _notebooks(REPO / "assignments" / grading_course.assignment)
-    )
-    assert len(scores) > 0, "the release has no autograded cells"
-    earned = {gid: s for gid, s in scores.items() if s[0] != 0}
-    assert not earned, f"the untouched release earns points in (score, max): {earned}"
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_untouched_release_scores_zero(bundles, assignment):
+    cells = grade(bundles(assignment), "blank", _notebooks(REPO / "assignments" / assignment))
+    assert cells, "the release has no autograded cells"
+    earned = {gid: _shown(c) for gid, c in cells.items() if c.score != 0}
+    assert not earned, f"the untouched release earns points in (score, max, why): {earned}"
 
 
 def make_buggy(assignment: str, bugs: list[dict]) -> dict[str, nbformat.NotebookNode]:
@@ -138,20 +151,23 @@ def make_buggy(assignment: str, bugs: list[dict]) -> dict[str, nbformat.Notebook
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("assignment", "bugs"), _bug_batches())
-def test_buggy_submissions_lose_their_points(tmp_path, assignment, bugs):
-    grading = GradingCourse(tmp_path / "course", assignment)
-    scores = grading.grade("buggy", make_buggy(assignment, bugs))
+def test_buggy_submissions_lose_their_points(bundles, assignment, bugs):
+    cells = grade(bundles(assignment), "buggy", make_buggy(assignment, bugs))
     expected_zero = {}
     for bug in bugs:
-        unknown = set(bug["loses"]) - set(scores)
+        unknown = set(bug["loses"]) - set(cells)
         assert not unknown, f"bug {bug['name']} names unknown test cells {unknown}"
         expected_zero.update({gid: bug["name"] for gid in bug["loses"]})
-    caught = {
-        f"{name} (in {gid})": scores[gid]
+    missed = {
+        f"{name} (in {gid})": _shown(cells[gid])
         for gid, name in expected_zero.items()
-        if scores[gid][0] != 0
+        if cells[gid].score != 0
     }
-    assert not caught, f"bugs not caught, (score, max) of their test cells: {caught}"
-    lost = {gid: s for gid, s in scores.items() if gid not in expected_zero and s[0] != s[1]}
+    assert not missed, f"bugs not caught, (score, max, why) of their test cells: {missed}"
+    lost = {
+        gid: _shown(c)
+        for gid, c in cells.items()
+        if gid not in expected_zero and c.score != c.max_score
+    }
     names = [b["name"] for b in bugs]
-    assert not lost, f"bugs {names} also cost points in unrelated cells: {lost}"
+    assert not lost, f"bugs {names} also cost points in unrelated cells (score, max, why): {lost}"

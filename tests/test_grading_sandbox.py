@@ -11,34 +11,15 @@ import nbformat
 import pytest
 
 from cs231n_lib.cli import main
-from cs231n_lib.grading import course, sandbox
+from cs231n_lib.grading import course, limits, sandbox
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.mark.parametrize(
-    ("text", "size"),
-    [("4G", 4 * 2**30), ("512M", 512 * 2**20), ("1.5GiB", 3 * 2**29), ("1000", 1000)],
-)
-def test_parse_size(text, size):
-    assert sandbox.parse_size(text) == size
-
-
-@pytest.mark.parametrize("text", ["lots", "-1G", "0"])
-def test_parse_size_rejects(text):
-    with pytest.raises(ValueError, match=repr(text)):
-        sandbox.parse_size(text)
-
-
-def test_limits_must_be_positive():
-    with pytest.raises(ValueError, match="Limits.cell_timeout=0"):
-        sandbox.Limits(cell_timeout=0)
 
 
 def test_bwrap_never_shows_the_course_folder(tmp_path):
     args, env = sandbox.kernel_command(
         ["python", "-m", "ipykernel_launcher"],
-        sandbox.Limits(),
+        limits.DEFAULT_LIMITS,
         tmp_path / "work",
         tmp_path / "kernel",
         bwrap="/usr/bin/bwrap",
@@ -54,7 +35,7 @@ def test_bwrap_never_shows_the_course_folder(tmp_path):
 
 def test_missing_bwrap_is_said_loudly(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    sandbox.detect_sandbox.cache_clear()
+    sandbox.probe_bwrap.cache_clear()
     try:
         info = sandbox.detect_sandbox("auto")
         assert not info.active and "UNSANDBOXED (bwrap is not installed)" in info.warning
@@ -62,16 +43,49 @@ def test_missing_bwrap_is_said_loudly(monkeypatch):
         with pytest.raises(RuntimeError, match="required but unavailable: bwrap is not installed"):
             sandbox.detect_sandbox("require")
     finally:
-        sandbox.detect_sandbox.cache_clear()
+        sandbox.probe_bwrap.cache_clear()
+
+
+def test_sandbox_is_probed_once_per_process(monkeypatch):
+    probes = []
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/bwrap")
+    monkeypatch.setattr(sandbox, "_probe", lambda bwrap: probes.append(bwrap) or "")
+    sandbox.probe_bwrap.cache_clear()
+    try:
+        for mode in ("auto", "require", "off", "auto"):
+            sandbox.detect_sandbox(mode)
+    finally:
+        sandbox.probe_bwrap.cache_clear()
+    assert probes == ["/usr/bin/bwrap"]
+
+
+@pytest.mark.slow
+def test_worker_uses_the_sandbox_its_bundle_carries(demo_course, monkeypatch):
+    from cs231n_lib.grading.intake import Submission
+    from cs231n_lib.grading.scale import make_bundle
+    from cs231n_lib.grading.worker import grade_submission
+
+    given = sandbox.SandboxInfo("", "found once by the command")
+    bundle = make_bundle(demo_course, "00_demo", sandbox_info=given)
+
+    def no_probe():
+        raise AssertionError("a worker with the machine's sandbox in its bundle probed again")
+
+    monkeypatch.setattr(sandbox, "probe_bwrap", no_probe)
+    solution = (demo_course / "solutions" / "00_demo" / "demo.ipynb").read_bytes()
+    result = grade_submission(Submission("alice", {"demo.ipynb": solution}), bundle)
+    assert result.success, result.error
+    assert (result.sandboxed, result.sandbox_reason) == (False, given.reason)
+    assert {c.grade_id: c.score for c in result.cells} == {"test_double": 2, "test_square": 3}
 
 
 def test_grade_require_without_bwrap_is_bad_input(demo_course, monkeypatch, capsys):
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    sandbox.detect_sandbox.cache_clear()
+    sandbox.probe_bwrap.cache_clear()
     try:
         status = main(["--course", str(demo_course), "grade", "00_demo", "--sandbox", "require"])
     finally:
-        sandbox.detect_sandbox.cache_clear()
+        sandbox.probe_bwrap.cache_clear()
     assert status == 2
     err = capsys.readouterr().err.strip()
     assert "the sandbox is required but unavailable" in err and len(err.splitlines()) == 1

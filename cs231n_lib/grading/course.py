@@ -11,46 +11,16 @@ from __future__ import annotations
 import filecmp
 import functools
 import os
-import shutil
-import sys
 import tempfile
-from dataclasses import dataclass, field
+import warnings
 from pathlib import Path
 
 from cs231n_lib.config import COURSE_ROOT
+from cs231n_lib.grading.results import CellScore
 
 
 class CourseError(Exception):
     """A problem with the course or a request to it, explained in one line."""
-
-
-@dataclass
-class CellScore:
-    """The score of one graded cell of one submitted notebook."""
-
-    notebook: str  # notebook name without .ipynb
-    grade_id: str
-    score: float | None  # None: not graded yet (manually graded cells)
-    max_score: float
-    manual: bool = False
-
-
-@dataclass
-class GradeReport:
-    """What autograding one student's submission produced."""
-
-    student: str
-    success: bool
-    cells: list[CellScore] = field(default_factory=list)
-    error: str = ""
-
-    @property
-    def score(self) -> float:
-        return sum(c.score or 0.0 for c in self.cells)
-
-    @property
-    def max_score(self) -> float:
-        return sum(c.max_score for c in self.cells)
 
 
 def find_course_root(start: Path | None = None) -> Path:
@@ -79,22 +49,36 @@ def check_assignment(root: Path, assignment: str) -> None:
         raise CourseError(f"unknown assignment {assignment!r}; known: {', '.join(known) or 'none'}")
 
 
-def _ensure_venv_on_path() -> None:
-    # nbgrader creates a new gradebook by running `alembic`, found on PATH.
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+def quiet_warnings() -> None:
+    """Hide the warnings of nbgrader's gradebook code (SQLAlchemy's "not in session") and
+    nbformat's validator: they are theirs to fix, and in a terminal or a worker's stderr
+    they only bury the grading summary. The one definition of these filters, for the
+    command, its workers and the tests."""
+    warnings.filterwarnings("ignore", module="nbgrader")
+    warnings.filterwarnings("ignore", module="nbformat")
+    warnings.filterwarnings("ignore", message=".*not in session.*")
 
 
-def _cache_alembic_version() -> None:
-    # NOTE: nbgrader runs `alembic heads` (a subprocess, several seconds) for every new
-    # gradebook. The answer is fixed for an installed nbgrader, so ask once per process.
+@functools.cache
+def use_in_process_alembic_head() -> None:
+    """Answer nbgrader's question about its database schema in-process (once per process).
+
+    NOTE: nbgrader asks `alembic heads` (a subprocess, found on PATH, that takes 5-20 s)
+    each time it creates a gradebook. The answer is fixed for an installed nbgrader and
+    alembic's own API gives it in a fraction of a second.
+    """
     import nbgrader.api
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
-    if not hasattr(nbgrader.api.get_alembic_version, "cache_info"):
-        nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(
-            nbgrader.api.get_alembic_version
+    def head() -> str:
+        config = Config()
+        config.set_main_option(
+            "script_location", os.path.join(os.path.dirname(nbgrader.api.__file__), "alembic")
         )
+        return ScriptDirectory.from_config(config).get_current_head()
+
+    nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(head)
 
 
 def make_api(root: Path, **course_directory):
@@ -108,8 +92,7 @@ def make_api(root: Path, **course_directory):
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    _ensure_venv_on_path()
-    _cache_alembic_version()
+    use_in_process_alembic_head()
     config = Config()
     config_file = root / "nbgrader_config.py"
     if config_file.is_file():
@@ -223,14 +206,6 @@ def read_scores(db_url: str, assignment: str, student: str) -> list[CellScore]:
     return cells
 
 
-def autograde(api, db_url: str, assignment: str, student: str) -> GradeReport:
-    """Autograde one student's submission and read back the scores."""
-    result = api.autograde(assignment, student, force=True, create=True)
-    if not result["success"]:
-        return GradeReport(student, False, error=str(_fail("autograde", result)))
-    return GradeReport(student, True, read_scores(db_url, assignment, student))
-
-
 def export_csv(db_url: str, destination: Path) -> Path:
     """Write nbgrader's CSV export of the gradebook atomically to `destination`."""
     from nbgrader.api import Gradebook
@@ -242,23 +217,3 @@ def export_csv(db_url: str, destination: Path) -> Path:
         CsvExportPlugin(to=str(partial)).export(gradebook)
     partial.replace(destination)
     return destination
-
-
-def grade(root: Path, assignment: str, students: list[str] | None = None, progress=None, **options):
-    """Autograde submitted/<student>/<assignment>, make feedback, export grades.csv.
-
-    Returns a list of GradeReport, one per student; a failure of one student's
-    submission is reported in its GradeReport and does not stop the others. `options`
-    go to `scale.grade_class`: jobs, scheduler, limits, sandbox_mode, import_from,
-    id_pattern.
-    """
-    from cs231n_lib.grading.scale import grade_class
-
-    return grade_class(root, assignment, students, progress=progress, **options).reports
-
-
-def copy_submission(notebook: Path, root: Path, assignment: str, student: str) -> Path:
-    """Place `notebook` as submitted/<student>/<assignment>/<name> (for tests and intake)."""
-    folder = root / "submitted" / student / assignment
-    folder.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy(notebook, folder / notebook.name))

@@ -32,6 +32,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, List, Unicode
 
 from cs231n_lib.grading import sandbox
+from cs231n_lib.grading.limits import DEFAULT_LIMITS, Limits
 
 NOT_RUN = "NotRun"  # ename of the error put in cells that never ran
 KERNEL_DIED = "KernelDied"  # ename of the error in the cell where the kernel stopped
@@ -56,10 +57,14 @@ class GuardedExecute(Execute):
     """nbgrader's Execute with a sandboxed kernel, a notebook time limit, an output cap,
     and a score of 0 (not a failed autograde) for cells after a kernel death."""
 
-    notebook_timeout = Integer(900, help="seconds for the whole notebook").tag(config=True)
-    max_output = Integer(1_000_000, help="bytes of output kept per cell").tag(config=True)
-    memory_limit = Integer(4 * 2**30, help="bytes of address space").tag(config=True)
-    max_file_size = Integer(100 * 2**20, help="bytes per file written").tag(config=True)
+    # The worker sets all five limits from the bundle's Limits; defaults: DEFAULT_LIMITS.
+    timeout = Integer(DEFAULT_LIMITS.cell_timeout, help="seconds per cell").tag(config=True)
+    notebook_timeout = Integer(
+        DEFAULT_LIMITS.notebook_timeout, help="seconds for the whole notebook"
+    ).tag(config=True)
+    max_output = Integer(DEFAULT_LIMITS.max_output, help="bytes kept per cell").tag(config=True)
+    memory_limit = Integer(DEFAULT_LIMITS.memory, help="bytes of address space").tag(config=True)
+    max_file_size = Integer(DEFAULT_LIMITS.max_file_size, help="bytes per file").tag(config=True)
     bwrap = Unicode("", help="path of bwrap; empty: no sandbox").tag(config=True)
     work_dir = Unicode(help="the kernel's working folder (the student's files)").tag(config=True)
     kernel_dir = Unicode(help="folder for the connection file and sockets").tag(config=True)
@@ -69,8 +74,8 @@ class GuardedExecute(Execute):
         super().__init__(**kw)
 
     @property
-    def limits(self) -> sandbox.Limits:
-        return sandbox.Limits(
+    def limits(self) -> Limits:
+        return Limits(
             cell_timeout=self.timeout,
             notebook_timeout=self.notebook_timeout,
             memory=self.memory_limit,

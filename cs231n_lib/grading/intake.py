@@ -30,10 +30,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from cs231n_lib.grading.limits import MAX_FILES, MAX_SUBMISSION_BYTES
+
 ID_PATTERN = r"^(?P<student>[^_]+?)(?:_.*)?\.(?:ipynb|zip)$"
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")  # a safe folder name for nbgrader
-MAX_SUBMISSION_BYTES = 200 * 2**20  # per student, zip contents included
-MAX_FILES = 500  # per student
 SKIPPED_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
 
 

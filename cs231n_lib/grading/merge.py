@@ -10,34 +10,10 @@ transaction. Nothing else is touched: other students' grades stay, and manual gr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from cs231n_lib.grading.course import CellScore, GradeReport
 from cs231n_lib.grading.intake import write_folder
-from cs231n_lib.grading.worker import SubmissionResult
-
-
-@dataclass
-class CellOutcome(CellScore):
-    """A graded cell's score with the autograder's verdict on it."""
-
-    status: str = ""  # "passed", "partial", "failed", "not run", "manual"
-    message: str = ""  # why it failed or did not run
-
-
-@dataclass
-class SubmissionReport(GradeReport):
-    """What grading one submission did, for the command's summary."""
-
-    notes: list[str] = field(default_factory=list)
-    sandboxed: bool = False
-    sandbox_reason: str = ""
-    seconds: float = 0.0
-
-    @property
-    def failed_cells(self) -> list[CellOutcome]:
-        return [c for c in self.cells if c.status in {"failed", "not run", "partial"}]
+from cs231n_lib.grading.results import CellOutcome, SubmissionReport, SubmissionResult
 
 
 def merge_result(root: Path, db_url: str, result: SubmissionResult) -> SubmissionReport:

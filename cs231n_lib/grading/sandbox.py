@@ -23,9 +23,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-SANDBOX_MODES = ("auto", "require", "off")
+from cs231n_lib.grading.limits import (
+    DEFAULT_SANDBOX_MODE,
+    SANDBOX_TMP_SIZE,
+    Limits,
+    check_sandbox_mode,
+)
+
 SUBMISSION_DIR = "/submission"  # where a kernel under bwrap sees its own folder
-TMP_SIZE = 256 * 2**20  # bytes: the sandbox's /tmp lives in memory
 
 # Runs inside the sandbox: set the limits, send the kernel's own stdout/stderr (not the
 # cells' output, which travels over ZMQ) to a log file, then become the kernel.
@@ -51,23 +56,6 @@ IGNORE_SIGINT = ["/bin/sh", "-c", 'trap "" INT; exec "$0" "$@"']
 
 
 @dataclass(frozen=True)
-class Limits:
-    """What one submission may use while it is graded."""
-
-    cell_timeout: int = 120  # s per cell; then the kernel is interrupted
-    notebook_timeout: int = 900  # s for a whole notebook, kernel start included; then killed
-    memory: int = 4 * 2**30  # bytes of address space of the kernel
-    max_output: int = 1_000_000  # bytes of output kept per cell; the rest is dropped
-    max_file_size: int = 100 * 2**20  # bytes: the largest file the kernel may write
-
-    def __post_init__(self):
-        for name in ("cell_timeout", "notebook_timeout", "memory", "max_output", "max_file_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Limits.{name}={value!r} must be a positive integer")
-
-
-@dataclass(frozen=True)
 class SandboxInfo:
     """Whether kernels on this machine run under bwrap, and why not if they don't."""
 
@@ -87,21 +75,6 @@ class SandboxInfo:
             f"the gradebook and other submissions, and reach the network. Install bubblewrap "
             f"(apt-get install bubblewrap) to sandbox it."
         )
-
-
-def parse_size(text: str) -> int:
-    """Bytes in a size such as '4G', '512M', '1.5G' or '1000000'."""
-    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
-    factor = units.get(cleaned[-1:], 1)
-    number = cleaned[:-1] if cleaned[-1:] in units else cleaned
-    try:
-        value = int(float(number) * factor)
-    except ValueError:
-        raise ValueError(f"size {text!r} is not understood; use e.g. 4G, 512M or 1000000") from None
-    if value <= 0:
-        raise ValueError(f"size {text!r} must be positive")
-    return value
 
 
 def _system_binds() -> list[str]:
@@ -169,7 +142,8 @@ def bwrap_arguments(work_dir: Path, kernel_dir: Path, env: dict[str, str]) -> li
     args += _system_binds()
     # NOTE: the private /tmp comes before the Python binds, so a venv or course that lives
     # under /tmp (a CI checkout) is mounted on top of it instead of hidden by it.
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_SIZE), "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(SANDBOX_TMP_SIZE), "--tmpfs", "/tmp"]
     args += _python_binds()
     args += ["--bind", str(kernel_dir), str(kernel_dir)]
     args += ["--bind", str(work_dir), SUBMISSION_DIR, "--chdir", SUBMISSION_DIR]
@@ -222,25 +196,30 @@ def kernel_command(
     return sandboxed + launcher + command, env
 
 
-@functools.lru_cache(maxsize=4)
-def detect_sandbox(mode: str = "auto") -> SandboxInfo:
-    """Find a working bwrap on this machine (cached per process).
+def detect_sandbox(mode: str = DEFAULT_SANDBOX_MODE) -> SandboxInfo:
+    """Whether kernels run under bwrap in `mode`, on this machine.
 
     `mode`: "auto" uses bwrap if it works, "require" raises RuntimeError if not,
-    "off" never uses it.
+    "off" never uses it (and never probes). The probe runs once per process.
     """
-    if mode not in SANDBOX_MODES:
-        raise ValueError(f"sandbox mode {mode!r} is not one of {SANDBOX_MODES}")
+    check_sandbox_mode(mode)
     if mode == "off":
         return SandboxInfo("", "turned off with --sandbox off")
-    found = shutil.which("bwrap")
-    if not found:
-        info = SandboxInfo("", "bwrap is not installed")
-    else:
-        info = SandboxInfo(found, "") if not (error := _probe(found)) else SandboxInfo("", error)
+    info = probe_bwrap()
     if mode == "require" and not info.active:
         raise RuntimeError(f"the sandbox is required but unavailable: {info.reason}")
     return info
+
+
+@functools.cache
+def probe_bwrap() -> SandboxInfo:
+    """Find a working bwrap on this machine, once per process: the answer does not change
+    while a grading run lasts (local workers get it from their bundle)."""
+    found = shutil.which("bwrap")
+    if not found:
+        return SandboxInfo("", "bwrap is not installed")
+    error = _probe(found)
+    return SandboxInfo("", error) if error else SandboxInfo(found, "")
 
 
 def _probe(bwrap: str) -> str:

@@ -14,52 +14,33 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import replace
+from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 
 from cs231n_lib.grading import course, intake, sandbox
 from cs231n_lib.grading.feedback import export_cell_csvs
-from cs231n_lib.grading.merge import SubmissionReport, manual_grades, merge_result
-from cs231n_lib.grading.worker import (
-    AssignmentBundle,
-    SubmissionResult,
-    grade_submission,
-    quiet_warnings,
-    warm_up,
-)
+from cs231n_lib.grading.limits import DEFAULT_LIMITS, DEFAULT_SANDBOX_MODE, Limits
+from cs231n_lib.grading.merge import manual_grades, merge_result
+from cs231n_lib.grading.results import ClassReport, SubmissionReport, SubmissionResult
+from cs231n_lib.grading.worker import AssignmentBundle, grade_submission, warm_up
 
 MAX_ATTEMPTS = 2  # a task whose worker process died is retried once on a fresh pool
 
 
-@dataclass
-class ClassReport:
-    """What `grade_class` did: one report per submission, plus intake problems."""
-
-    assignment: str
-    reports: list[SubmissionReport]
-    problems: list[str] = field(default_factory=list)
-    sandbox_warning: str = ""  # non-empty when some submission ran unsandboxed
-    seconds: float = 0.0
-    hardest: list[dict] = field(default_factory=list)  # most failed tests first
-
-    @property
-    def failed(self) -> list[SubmissionReport]:
-        return [r for r in self.reports if not r.success]
-
-
-def default_limits(root: Path) -> sandbox.Limits:
-    """Limits with the per-cell timeout of the course's nbgrader_config.py."""
+def default_limits(root: Path) -> Limits:
+    """The default limits, with the per-cell timeout of the course's nbgrader_config.py
+    (Execute.timeout: the default there too, unless the instructor wrote another)."""
     config = course.make_api(root).config
-    timeout = config.Execute.get("timeout", sandbox.Limits.cell_timeout)
-    return sandbox.Limits(cell_timeout=int(timeout))
+    timeout = config.Execute.get("timeout", DEFAULT_LIMITS.cell_timeout)
+    return replace(DEFAULT_LIMITS, cell_timeout=int(timeout))
 
 
 def grade_class(
@@ -69,8 +50,8 @@ def grade_class(
     *,
     jobs: int = 1,
     scheduler: str | None = None,
-    limits: sandbox.Limits | None = None,
-    sandbox_mode: str = "auto",
+    limits: Limits | None = None,
+    sandbox_mode: str = DEFAULT_SANDBOX_MODE,
     import_from: Path | None = None,
     id_pattern: str = intake.ID_PATTERN,
     progress: Callable[[SubmissionReport], None] | None = None,
@@ -84,8 +65,7 @@ def grade_class(
     course.check_assignment(root, assignment)
     if jobs < 1:
         raise course.CourseError(f"--jobs {jobs} must be at least 1")
-    _use_in_process_alembic_head()
-    quiet_warnings()
+    course.quiet_warnings()
     local_sandbox = _local_sandbox(sandbox_mode) if scheduler is None else None
     limits = limits or default_limits(root)
     db_url = course.default_db_url(root)
@@ -101,7 +81,8 @@ def grade_class(
     # Worker processes import nbgrader (seconds) while this one syncs the gradebook.
     pool = _start_pool(jobs) if scheduler is None else None
     try:
-        bundle = _bundle(root, assignment, db_url, limits, sandbox_mode)
+        duedate = sync_gradebook(root, assignment, db_url)
+        bundle = make_bundle(root, assignment, limits, sandbox_mode, local_sandbox, duedate)
         expected = {n: intake.grade_ids(data) or set() for n, data in bundle.release.items()}
         problems: list[str] = []
         if import_from is not None:
@@ -183,9 +164,33 @@ def _select(root: Path, assignment: str, students: list[str] | None) -> list[str
     return available
 
 
-def _bundle(root, assignment, db_url, limits, sandbox_mode) -> AssignmentBundle:
-    """Sync the course gradebook with solutions/ and build what every task shares."""
+def sync_gradebook(root: Path, assignment: str, db_url: str) -> datetime | None:
+    """Teach the course gradebook at `db_url` the assignment's graded cells as solutions/
+    has them now (nbgrader generate_assignment); returns the assignment's due date."""
     from nbgrader.api import Gradebook, MissingEntry
+
+    with tempfile.TemporaryDirectory(prefix="cs231n-sync-") as scratch:
+        course.generate_release(root, assignment, Path(scratch) / "release", db_url)
+    with Gradebook(db_url) as gradebook:
+        try:
+            return gradebook.find_assignment(assignment).duedate
+        except MissingEntry:
+            return None
+
+
+def make_bundle(
+    root: Path,
+    assignment: str,
+    limits: Limits | None = None,
+    sandbox_mode: str = DEFAULT_SANDBOX_MODE,
+    sandbox_info: sandbox.SandboxInfo | None = None,
+    duedate: datetime | None = None,
+) -> AssignmentBundle:
+    """What every task grading `assignment` shares: a gradebook that knows the assignment
+    (due on `duedate`) and no student, the released notebooks, the assignment's other
+    files, the limits (default: `default_limits`) and the sandbox. `sandbox_info` is
+    the machine's, for workers on it; None lets each worker probe its own."""
+    from nbgrader.api import Gradebook
     from nbgrader.utils import find_all_files
 
     with tempfile.TemporaryDirectory(prefix="cs231n-grade-") as scratch:
@@ -194,12 +199,6 @@ def _bundle(root, assignment, db_url, limits, sandbox_mode) -> AssignmentBundle:
         release = course.generate_release(
             root, assignment, scratch / "release", f"sqlite:///{template}"
         )
-        course.generate_release(root, assignment, scratch / "sync", db_url)
-        with Gradebook(db_url) as gradebook:
-            try:
-                duedate = gradebook.find_assignment(assignment).duedate
-            except MissingEntry:
-                duedate = None
         if duedate is not None:
             with Gradebook(f"sqlite:///{template}") as gradebook:
                 gradebook.update_or_create_assignment(assignment, duedate=duedate)
@@ -218,9 +217,10 @@ def _bundle(root, assignment, db_url, limits, sandbox_mode) -> AssignmentBundle:
         gradebook=template_bytes,
         release=notebooks,
         source_files=source_files,
-        limits=limits,
+        limits=limits or default_limits(root),
         sandbox_mode=sandbox_mode,
         kernel_arguments=list(api.config.Execute.get("extra_arguments", [])),
+        sandbox_info=sandbox_info,
     )
 
 
@@ -318,27 +318,3 @@ def _merge_all(root, db_url, results, total: int, progress) -> list[SubmissionRe
                 with tqdm.external_write_mode():
                     progress(reports[-1])
     return reports
-
-
-@functools.cache
-def _use_in_process_alembic_head() -> None:
-    """Answer nbgrader's question about its database schema in-process.
-
-    NOTE: nbgrader asks `alembic heads` (a subprocess that takes 5-20 s) each time it
-    creates a gradebook; every run creates one (the template). The answer is fixed for
-    an installed nbgrader and alembic's own API gives it in a fraction of a second.
-    """
-    import os
-
-    import nbgrader.api
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    def head() -> str:
-        config = Config()
-        config.set_main_option(
-            "script_location", os.path.join(os.path.dirname(nbgrader.api.__file__), "alembic")
-        )
-        return ScriptDirectory.from_config(config).get_current_head()
-
-    nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(head)

@@ -8,81 +8,12 @@ The student's file is only read, never written.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-TIMEOUT_PER_CELL = 120  # seconds, as in nbgrader_config.py
-
-
-@dataclass
-class CellResult:
-    """The outcome of one graded cell."""
-
-    grade_id: str
-    points: float
-    max_points: float
-    status: str  # "passed", "failed", "manual"
-    message: str = ""  # first line of the failure
-
-
-@dataclass
-class CheckResult:
-    """All graded cells of a notebook, plus warnings about it."""
-
-    cells: list[CellResult]
-    warnings: list[str]
-
-    @property
-    def failed(self) -> list[CellResult]:
-        return [c for c in self.cells if c.status == "failed"]
-
-    @property
-    def points(self) -> float:
-        return sum(c.points for c in self.cells if c.status != "manual")
-
-    @property
-    def max_points(self) -> float:
-        return sum(c.max_points for c in self.cells if c.status != "manual")
-
-
-class NotebookError(Exception):
-    """The notebook cannot be checked (missing, unreadable, not a course notebook)."""
-
-
-def read_notebook(path: Path):
-    """Read and validate a notebook, or raise NotebookError with a one-line reason."""
-    import nbformat
-
-    path = Path(path)
-    if not path.is_file():
-        raise NotebookError(f"no such notebook: {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NotebookError(f"cannot read {path}: {exc}") from None
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NotebookError(
-            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            f"restore it from a JupyterLab checkpoint or a fresh copy of the release"
-        ) from None
-    try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat's own reader errors
-        raise NotebookError(f"{path} is not a Jupyter notebook: {exc}") from None
-    try:
-        nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise NotebookError(f"{path} is not a valid notebook: {first}") from None
-    return nb
-
-
-def _graded_cells(nb):
-    return [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+from cs231n_lib.grading.limits import DEFAULT_LIMITS
+from cs231n_lib.grading.notebooks import NotebookError, graded_cells, read_notebook
+from cs231n_lib.grading.results import SelfCheckCell, SelfCheckReport
 
 
 def _first_line_of_failure(cell) -> str:
@@ -103,7 +34,7 @@ def edited_test_cells(nb) -> list[str]:
     from nbgrader.utils import compute_checksum
 
     edited = []
-    for cell in _graded_cells(nb):
+    for cell in graded_cells(nb):
         meta = cell.metadata.nbgrader
         if meta.get("solution") or "checksum" not in meta:
             continue
@@ -112,7 +43,7 @@ def edited_test_cells(nb) -> list[str]:
     return edited
 
 
-def check_notebook(path: Path, fast: bool = True) -> CheckResult:
+def check_notebook(path: Path, fast: bool = True) -> SelfCheckReport:
     """Execute a copy of the notebook at `path` and score each graded cell.
 
     Raises NotebookError when the file cannot be read or has no graded cells.
@@ -123,7 +54,7 @@ def check_notebook(path: Path, fast: bool = True) -> CheckResult:
 
     path = Path(path).resolve()
     nb = read_notebook(path)
-    if not _graded_cells(nb):
+    if not graded_cells(nb):
         raise NotebookError(f"{path} has no autograded cells: is it a notebook of this course?")
     warnings = [
         f"test cell {grade_id} was edited; the autograder will restore the original"
@@ -135,7 +66,7 @@ def check_notebook(path: Path, fast: bool = True) -> CheckResult:
     env.setdefault("MPLBACKEND", "Agg")
     client = NotebookClient(
         nb,
-        timeout=TIMEOUT_PER_CELL,
+        timeout=DEFAULT_LIMITS.cell_timeout,  # as the autograder's
         allow_errors=True,
         kernel_name="python3",
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
@@ -151,21 +82,21 @@ def check_notebook(path: Path, fast: bool = True) -> CheckResult:
         )
 
     results = []
-    for cell in _graded_cells(nb):
+    for cell in graded_cells(nb):
         meta = cell.metadata.nbgrader
         grade_id = meta.get("grade_id", "?")
         max_points = float(meta.get("points", 0))
         if cell.cell_type != "code" or meta.get("solution"):
-            results.append(CellResult(grade_id, 0.0, max_points, "manual"))
+            results.append(SelfCheckCell(grade_id, 0.0, max_points, "manual"))
             continue
         executed = cell.get("execution_count") is not None or cell.get("outputs")
         points, _ = determine_grade(cell) if executed else (0.0, max_points)
         if points is not None and points >= max_points and executed:
-            results.append(CellResult(grade_id, points, max_points, "passed"))
+            results.append(SelfCheckCell(grade_id, points, max_points, "passed"))
         else:
             message = _first_line_of_failure(cell) if executed else "did not run"
-            results.append(CellResult(grade_id, points or 0.0, max_points, "failed", message))
-    return CheckResult(results, warnings)
+            results.append(SelfCheckCell(grade_id, points or 0.0, max_points, "failed", message))
+    return SelfCheckReport(results, warnings)
 
 
 class _environment:
@@ -184,7 +115,7 @@ class _environment:
         os.environ.update(self.saved)
 
 
-def format_report(result: CheckResult, name: str) -> str:
+def format_report(result: SelfCheckReport, name: str) -> str:
     """The self-check report a student reads: one line per graded cell, then the total."""
     lines = [f"Checking {name} (visible tests; hidden tests run when it is graded)"]
     lines += [f"warning: {w}" for w in result.warnings]

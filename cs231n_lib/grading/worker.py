@@ -23,13 +23,16 @@ import platform
 import shutil
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from cs231n_lib.grading import sandbox
+from cs231n_lib.grading.course import quiet_warnings
 from cs231n_lib.grading.feedback import SIDECAR, feedback_preprocessors, missing_notebook_html
 from cs231n_lib.grading.intake import Submission
+from cs231n_lib.grading.limits import DEFAULT_SANDBOX_MODE, Limits
+from cs231n_lib.grading.notebooks import NotebookError, grade_id, nbgrader_metadata, read_notebook
+from cs231n_lib.grading.results import CellResult, SubmissionResult
 
 
 @dataclass
@@ -41,49 +44,12 @@ class AssignmentBundle:
     gradebook: bytes  # SQLite gradebook that knows the assignment and no student
     release: dict[str, bytes]  # released notebooks: file name -> ipynb
     source_files: dict[str, bytes]  # non-notebook files of solutions/<assignment>/
-    limits: sandbox.Limits
-    sandbox_mode: str = "auto"
+    limits: Limits
+    sandbox_mode: str = DEFAULT_SANDBOX_MODE
     kernel_arguments: list[str] = field(default_factory=list)  # Execute.extra_arguments
-
-
-@dataclass
-class CellResult:
-    """One graded cell as the autograder left it."""
-
-    notebook: str  # without .ipynb, as nbgrader names notebooks
-    grade_id: str
-    max_score: float
-    auto_score: float | None
-    needs_manual_grade: bool
-    status: str  # "passed", "partial", "failed", "not run", "manual"
-    message: str = ""
-    manual_score: float | None = None
-
-    @property
-    def score(self) -> float | None:
-        return self.manual_score if self.manual_score is not None else self.auto_score
-
-
-@dataclass
-class SubmissionResult:
-    """What grading one submission produced; `success` False only when the grader
-    itself failed (never because of what the student's code did)."""
-
-    assignment: str
-    student: str
-    success: bool
-    error: str = ""
-    cells: list[CellResult] = field(default_factory=list)
-    comments: dict[str, str | None] = field(default_factory=dict)  # "nb/grade_id" -> auto
-    late_penalties: dict[str, float | None] = field(default_factory=dict)  # notebook ->
-    timestamp: str | None = None  # ISO time the submission was made, if known
-    notes: list[str] = field(default_factory=list)
-    autograded: dict[str, bytes] = field(default_factory=dict)  # files of autograded/S/A
-    feedback: dict[str, bytes] = field(default_factory=dict)  # files of feedback/S/A
-    sandboxed: bool = False
-    sandbox_reason: str = ""
-    seconds: float = 0.0
-    host: str = ""
+    # The grading machine's sandbox, found once by the command for its local workers;
+    # None where tasks run elsewhere (Dask): each worker process then probes its own.
+    sandbox_info: sandbox.SandboxInfo | None = None
 
 
 def grade_submission(
@@ -99,11 +65,13 @@ def grade_submission(
     start = time.monotonic()
     quiet_warnings()
     result = SubmissionResult(bundle.assignment, submission.student, False, host=platform.node())
-    try:
-        info = sandbox.detect_sandbox(bundle.sandbox_mode)
-    except RuntimeError as exc:
-        result.error = str(exc)
-        return result
+    info = bundle.sandbox_info
+    if info is None:
+        try:
+            info = sandbox.detect_sandbox(bundle.sandbox_mode)
+        except RuntimeError as exc:
+            result.error = str(exc)
+            return result
     result.sandboxed, result.sandbox_reason = info.active, info.reason
     scratch = Path(tempfile.mkdtemp(prefix="cs231n-"))  # short: Unix socket paths are short
     try:
@@ -223,8 +191,6 @@ def _read_files(folder: Path) -> dict[str, bytes]:
 
 def _read(path: Path):
     """(notebook, "") or (None, why it cannot be read)."""
-    from cs231n_lib.grading.selfcheck import NotebookError, read_notebook
-
     try:
         return read_notebook(path), ""
     except NotebookError as exc:
@@ -238,14 +204,10 @@ def _restore_locked_cells(nb, released, name: str) -> list[str]:
     edited ones. Returns notes for deleted and edited test cells."""
     import copy
 
-    def grade_id(cell):
-        return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
     released_tests = {
         grade_id(c): c.source.strip()
         for c in released.cells
-        if c.get("metadata", {}).get("nbgrader", {}).get("grade")
-        and not c.metadata.nbgrader.get("solution")
+        if nbgrader_metadata(c).get("grade") and not nbgrader_metadata(c).get("solution")
     }
     edited = [
         grade_id(c)
@@ -257,7 +219,7 @@ def _restore_locked_cells(nb, released, name: str) -> list[str]:
     ]
     present = [grade_id(c) for c in nb.cells]
     for index, cell in enumerate(released.cells):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = nbgrader_metadata(cell)
         locked = meta.get("locked") or (meta.get("grade") and not meta.get("solution"))
         if not locked or grade_id(cell) in present:
             continue
@@ -324,12 +286,7 @@ def _released_sources(data: bytes) -> dict[str, str]:
     import nbformat
 
     nb = nbformat.reads(data, as_version=4)
-    sources = {}
-    for cell in nb.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if grade_id:
-            sources[grade_id] = cell.source
-    return sources
+    return {grade_id(cell): cell.source for cell in nb.cells if grade_id(cell)}
 
 
 def _failure(outcome: dict, kernel_log: Path | None) -> str:
@@ -365,10 +322,10 @@ def _apply_manual_grades(db_url: str, assignment: str, student: str, manual: dic
         return
     with Gradebook(db_url) as gradebook:
         for key, values in manual.items():
-            notebook, grade_id = key.split("/", 1)
+            notebook, name = key.split("/", 1)
             with contextlib.suppress(MissingEntry):
                 if values.get("manual_score") is not None or values.get("extra_credit"):
-                    grade = gradebook.find_grade(grade_id, notebook, assignment, student)
+                    grade = gradebook.find_grade(name, notebook, assignment, student)
                     grade.manual_score = values.get("manual_score")
                     grade.extra_credit = values.get("extra_credit")
                     # As nbgrader's SaveAutoGrades: a manual grade asks for a review.
@@ -377,7 +334,7 @@ def _apply_manual_grades(db_url: str, assignment: str, student: str, manual: dic
                     )
             with contextlib.suppress(MissingEntry):
                 if values.get("manual_comment"):
-                    comment = gradebook.find_comment(grade_id, notebook, assignment, student)
+                    comment = gradebook.find_comment(name, notebook, assignment, student)
                     comment.manual_comment = values["manual_comment"]
         gradebook.db.commit()
 
@@ -398,10 +355,9 @@ def _read_cells(db_url, assignment, student, release, autograded: Path) -> list[
             by_id = {}
             if executed is not None:
                 for cell in executed.cells:
-                    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-                    by_id.setdefault(gid, cell)
+                    by_id.setdefault(grade_id(cell), cell)
             for cell in released.cells:
-                meta = cell.get("metadata", {}).get("nbgrader", {})
+                meta = nbgrader_metadata(cell)
                 if not meta.get("grade"):
                     continue
                 grade = gradebook.find_grade(meta["grade_id"], notebook, assignment, student)
@@ -490,14 +446,6 @@ def _cell_json(cell: CellResult) -> dict:
         "status": cell.status,
         "message": cell.message,
     }
-
-
-def quiet_warnings() -> None:
-    # nbgrader's gradebook code and nbformat's validator warn about things that are
-    # theirs to fix; in a worker's stderr they only bury the grading summary.
-    warnings.filterwarnings("ignore", module="nbgrader")
-    warnings.filterwarnings("ignore", module="nbformat")
-    warnings.filterwarnings("ignore", message=".*not in session.*")
 
 
 def warm_up() -> str:

@@ -1,0 +1,72 @@
+"""Every limit of grading, defined once: what a submission may use, and the sandbox modes.
+
+`Limits` holds what one submission's kernel may use; its defaults (`DEFAULT_LIMITS`) are
+what `cs231n grade`, the worker, `GuardedExecute` and the student's self-check use, and
+what nbgrader_config.py gives nbgrader as `Execute.timeout`. `cs231n grade` reads the
+per-cell timeout back from the course's nbgrader_config.py, so an instructor who writes
+another number there changes it for nbgrader and `cs231n grade` alike; the command's
+options (--cell-timeout, --notebook-timeout, --memory-limit) override it for one run.
+
+A leaf module (nothing of the package, nothing of nbgrader): the command line, the
+self-check and nbgrader_config.py import it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+SANDBOX_MODES = ("auto", "require", "off")  # use bwrap if it works / fail without it / never
+DEFAULT_SANDBOX_MODE = "auto"
+
+MAX_SUBMISSION_BYTES = 200 * 2**20  # per student at intake, zip contents included
+MAX_FILES = 500  # per student at intake
+SANDBOX_TMP_SIZE = 256 * 2**20  # bytes: the sandbox's /tmp lives in memory
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use while it is graded."""
+
+    cell_timeout: int = 120  # s per cell, many times the slowest fast-mode cell; then interrupt
+    notebook_timeout: int = 900  # s for a whole notebook, kernel start included; then killed
+    memory: int = 4 * 2**30  # bytes of address space of the kernel
+    max_output: int = 1_000_000  # bytes of output kept per cell; the rest is dropped
+    max_file_size: int = 100 * 2**20  # bytes: the largest file the kernel may write
+
+    def __post_init__(self):
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"Limits.{field.name}={value!r} must be a positive integer")
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as '4G', '512M', '1.5G' or '1000000'."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
+    factor = units.get(cleaned[-1:], 1)
+    number = cleaned[:-1] if cleaned[-1:] in units else cleaned
+    try:
+        value = int(float(number) * factor)
+    except ValueError:
+        raise ValueError(f"size {text!r} is not understood; use e.g. 4G, 512M or 1000000") from None
+    if value <= 0:
+        raise ValueError(f"size {text!r} must be positive")
+    return value
+
+
+def format_size(num_bytes: int) -> str:
+    """A size as parse_size reads it back, in the largest whole unit: 4G, 512M, 1000."""
+    for unit, factor in (("T", 2**40), ("G", 2**30), ("M", 2**20), ("K", 2**10)):
+        if num_bytes % factor == 0:
+            return f"{num_bytes // factor}{unit}"
+    return str(num_bytes)
+
+
+def check_sandbox_mode(mode: str) -> None:
+    """Raise ValueError unless `mode` is one of SANDBOX_MODES."""
+    if mode not in SANDBOX_MODES:
+        raise ValueError(f"sandbox mode {mode!r} is not one of {SANDBOX_MODES}")
