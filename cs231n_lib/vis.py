@@ -199,6 +199,7 @@ def training_curves(runs, title: str | None = None, smooth: int = 1, log_loss: b
                 loss,
                 color=color,
                 lw=1,
+                marker="." if len(loss) < 30 else None,  # a short run shows its points
                 label=label or None,
             )
         if has_acc:
