@@ -92,7 +92,9 @@ def image_grid(
         ax.axis("off")
         if i < n:
             img = to_displayable(images[i], shape, value_range)
-            ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+            # NOTE: vmin and vmax, or imshow would stretch each grey image to its own range.
+            cmap = "gray" if img.ndim == 2 else None
+            ax.imshow(img, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
     if suptitle:

@@ -157,6 +157,8 @@ def test_image_grid_shared_range_keeps_brightness_differences():
     np.testing.assert_allclose(shared_arrays[0][2, 2], 0.2)
     np.testing.assert_allclose(shared_arrays[1][2, 2], 0.8)
     np.testing.assert_allclose(fixed_arrays[1][2, 2], 0.4)
+    # imshow must not stretch a grey image again: 0 is black and 1 white in every image.
+    assert all(ax.images[0].get_clim() == (0.0, 1.0) for ax in image_axes(shared))
     with pytest.raises(ValueError, match="value_range"):
         image_grid(np.stack([dark, bright]), value_range="own")
     with pytest.raises(ValueError, match="hi > lo"):
