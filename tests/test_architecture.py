@@ -103,3 +103,44 @@ def test_notebooks_are_ruff_clean():
         [ruff, "check", "--no-cache", "solutions"], cwd=REPO, capture_output=True, text=True
     )
     assert run.returncode == 0, f"ruff finds problems in solutions/:\n{run.stdout[-4000:]}"
+
+
+def _package_names_used(tree: ast.AST) -> set[str]:
+    """Names a cell takes from cs231n_lib: imported ones, and attributes of its modules."""
+    used, modules = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cs231n_lib"):
+            for alias in node.names:
+                used.add(alias.name)
+                modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            modules |= {a.asname or a.name for a in node.names if a.name.startswith("cs231n_lib")}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id in modules:
+                used.add(node.attr)
+    return used
+
+
+def test_no_notebook_uses_the_packages_version_of_its_own_exercises():
+    # Later cells run the student's function, so the grader can withhold the package's
+    # versions; test cells may compare with oracles.
+    offenders = {}
+    for path in SOLUTIONS:
+        cells = [(meta, ast.parse(_python(source))) for meta, source in _code_cells(path)]
+        exercises = {
+            node.name
+            for meta, tree in cells
+            if meta.get("solution")
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.ClassDef)
+        }
+        used = set()
+        for meta, tree in cells:
+            if not meta.get("grade") and not meta.get("solution"):
+                used |= _package_names_used(tree)
+        if used & exercises:
+            offenders[str(path.relative_to(REPO))] = sorted(used & exercises)
+    assert not offenders, (
+        f"cells outside tests use the package's version of an exercise: {offenders}"
+    )
