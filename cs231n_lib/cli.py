@@ -2,6 +2,10 @@
 
 Exit status: 0 success, 1 a check that failed (tests, release out of sync, a submission
 that could not be graded), 2 bad input (unknown assignment, missing notebook, ...).
+
+What submissions wrote (student ids, file names, failure messages, notes) is printed
+through `escape.one_line`: control characters show as `\x1b`, `\r`, `\n`, so no
+submission can colour the terminal or print a line that looks like a grade.
 """
 
 from __future__ import annotations
@@ -9,7 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+from cs231n_lib.grading.escape import one_line
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -109,14 +116,20 @@ def cmd_check(args, extra: list[str]) -> int:
         result = check_notebook(path, fast=not args.full)
     except NotebookError as exc:
         raise UsageError(str(exc)) from None
-    print(format_report(result, path.name))
+    shown = replace(
+        result,
+        cells=[
+            replace(c, grade_id=one_line(c.grade_id), message=one_line(c.message))
+            for c in result.cells
+        ],
+        warnings=[one_line(w) for w in result.warnings],
+    )
+    print(format_report(shown, one_line(path.name)))
     return EXIT_FAILED if result.failed else 0
 
 
 def cmd_grade(args, extra: list[str]) -> int:
     """Autograde a class in parallel and sandboxed; feedback, grades.csv, per-cell CSVs."""
-    from dataclasses import replace
-
     from cs231n_lib.grading import course, intake, sandbox, scale
     from cs231n_lib.grading.limits import parse_size
 
@@ -173,21 +186,28 @@ def _given(value, default):
 
 
 def _report_line(report) -> str:
-    """One student's result: score, failed tests with their first message, and notes."""
+    """One student's result: score, failed tests with their first message, and notes;
+    what the submission wrote is escaped (`one_line`)."""
+    student = one_line(report.student)
     if not report.success:
-        return f"  {report.student}: NOT GRADED: {report.error}"
-    line = f"  {report.student}: {report.score:g}/{report.max_score:g}"
+        return f"  {student}: NOT GRADED: {one_line(report.error)}"
+    line = f"  {student}: {report.score:g}/{report.max_score:g}"
     failed = [c for c in report.cells if c.status in {"failed", "partial"}]
     not_run = [c for c in report.cells if c.status == "not run"]
     if failed:
-        shown = [f"{c.grade_id} ({_short(c.message)})" if c.message else c.grade_id for c in failed]
+        shown = [
+            f"{one_line(c.grade_id)} ({_short(c.message)})" if c.message else one_line(c.grade_id)
+            for c in failed
+        ]
         line += f"  failed: {', '.join(shown)}"
     if not_run:
         line += f"  not run: {len(not_run)} test(s), {_short(not_run[0].message, 90)}"
-    return "\n".join([line] + [f"      note: {note}" for note in report.notes])
+    return "\n".join([line] + [f"      note: {one_line(note)}" for note in report.notes])
 
 
 def _short(text: str, width: int = 60) -> str:
+    """`text` escaped (`one_line`) and cut to `width` characters."""
+    text = one_line(text)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -208,11 +228,12 @@ def _print_summary(root: Path, result) -> None:
                 if test["most_common_failure"]
                 else ""
             )
-            print(f"  {test['grade_id']}: {test['failed']} of {test['submissions']} failed{common}")
+            grade_id = one_line(test["grade_id"])
+            print(f"  {grade_id}: {test['failed']} of {test['submissions']} failed{common}")
     for problem in result.problems:
-        print(f"intake: {problem}")
+        print(f"intake: {one_line(problem)}")
     if result.sandbox_warning:
-        print(result.sandbox_warning, file=sys.stderr)
+        print(one_line(result.sandbox_warning), file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -317,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, extra)
     except UsageError as exc:
-        print(f"cs231n {args.command}: error: {exc}", file=sys.stderr)
+        print(f"cs231n {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"cs231n {args.command}: interrupted", file=sys.stderr)

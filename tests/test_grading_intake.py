@@ -106,7 +106,7 @@ def test_import_folder_unpacks_renames_and_reports(tmp_path):
     assert sorted(imported) == ["alice", "bob"]
     assert (root / "submitted" / "alice" / "02_linear" / "svm.ipynb").is_file()
     bob = root / "submitted" / "bob" / "02_linear"
-    assert sorted(p.name for p in bob.iterdir()) == ["notes.py", "svm.ipynb"]
+    assert sorted(p.name for p in bob.iterdir()) == ["notes.py", "svm.ipynb", "timestamp.txt"]
     text = "\n".join(problems)
     assert "carol: carol.zip is not a readable zip file" in text
     assert "dave: dave.zip holds a path outside its folder" in text
@@ -124,7 +124,7 @@ def test_import_folder_replaces_a_students_folder_whole(tmp_path):
     export.mkdir()
     (export / "alice.ipynb").write_bytes(notebook("svm_loss"))
     assert intake.import_folder(export, root, "02_linear", EXPECTED) == (["alice"], [])
-    assert sorted(p.name for p in old.iterdir()) == ["svm.ipynb"]
+    assert sorted(p.name for p in old.iterdir()) == ["svm.ipynb", "timestamp.txt"]
     assert [p.name for p in old.parent.iterdir()] == ["02_linear"]  # no temporary left over
 
 

@@ -28,7 +28,14 @@ def test_bwrap_never_shows_the_course_folder(tmp_path):
     secret = REPO / "solutions"
     shown = [b for b in binds if secret.is_relative_to(b)]
     assert not shown, f"these binds expose {secret}: {shown}"
-    assert {"--unshare-all", "--die-with-parent", "--clearenv"} <= set(args)
+    assert {"--unshare-all", "--die-with-parent", "--clearenv", "--new-session"} <= set(args)
+    assert {"--unshare-user", "--disable-userns"} <= set(args)
+    assert args[args.index("--cap-drop") + 1] == "ALL"
+    assert args[args.index("--uid") + 1] == args[args.index("--gid") + 1] == str(limits.SANDBOX_UID)
+    tmpfs = {args[i + 1]: args[i - 1] for i, a in enumerate(args) if a == "--tmpfs"}
+    assert set(tmpfs) == {"/tmp", "/dev/shm", sandbox.SUBMISSION_DIR}, tmpfs
+    assert int(tmpfs["/dev/shm"]) == limits.SANDBOX_SHM_SIZE
+    assert int(tmpfs[sandbox.SUBMISSION_DIR]) == limits.SANDBOX_SUBMISSION_ROOM  # no files yet
     assert args[args.index("--chdir") + 1] == sandbox.SUBMISSION_DIR
     assert env["CS231N_FAST"] == "1" and "JPY_PARENT_PID" not in env
 
@@ -40,6 +47,8 @@ def test_missing_bwrap_is_said_loudly(monkeypatch):
         info = sandbox.detect_sandbox("auto")
         assert not info.active and "UNSANDBOXED (bwrap is not installed)" in info.warning
         assert "apt-get install bubblewrap" in info.warning
+        for weaker in ("write to the venv", "no total limit", "can outlive grading"):
+            assert weaker in info.warning, f"{weaker!r} not in {info.warning!r}"
         with pytest.raises(RuntimeError, match="required but unavailable: bwrap is not installed"):
             sandbox.detect_sandbox("require")
     finally:

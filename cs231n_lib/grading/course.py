@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 from cs231n_lib.config import COURSE_ROOT
+from cs231n_lib.grading.escape import neutralize_csv_file
 from cs231n_lib.grading.results import CellScore
 
 
@@ -207,7 +208,8 @@ def read_scores(db_url: str, assignment: str, student: str) -> list[CellScore]:
 
 
 def export_csv(db_url: str, destination: Path) -> Path:
-    """Write nbgrader's CSV export of the gradebook atomically to `destination`."""
+    """Write nbgrader's CSV export of the gradebook atomically to `destination`, with no
+    text cell a spreadsheet would read as a formula (a student id can be any folder name)."""
     from nbgrader.api import Gradebook
     from nbgrader.plugins.export import CsvExportPlugin
 
@@ -215,5 +217,6 @@ def export_csv(db_url: str, destination: Path) -> Path:
     partial = destination.with_name(f".{destination.name}.partial")
     with Gradebook(db_url) as gradebook:
         CsvExportPlugin(to=str(partial)).export(gradebook)
+    neutralize_csv_file(partial)
     partial.replace(destination)
     return destination

@@ -13,7 +13,10 @@ What it adds to nbgrader's execution:
   ignores the interrupt after a cell timeout does not fail the whole notebook: the cell
   where it happened and every later cell get an error output with the reason, so
   nbgrader scores them 0 and every earlier cell keeps its score;
-- output beyond `Limits.max_output` bytes per cell is dropped, with a note.
+- output beyond `Limits.max_output` bytes per cell is dropped, with a note;
+- a watchdog sums the memory and counts the processes of the submission's whole process
+  tree: past `Limits.memory` or SANDBOX_MAX_PROCESSES it ends the submission;
+- every process of the submission ends with it: the whole tree is killed at the end.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, List, Unicode
 
 from cs231n_lib.grading import sandbox
-from cs231n_lib.grading.limits import DEFAULT_LIMITS, Limits
+from cs231n_lib.grading.escape import cap_text
+from cs231n_lib.grading.limits import (
+    DEFAULT_LIMITS,
+    MEMORY_POLL_SECONDS,
+    SANDBOX_MAX_PROCESSES,
+    Limits,
+)
 
 NOT_RUN = "NotRun"  # ename of the error put in cells that never ran
 KERNEL_DIED = "KernelDied"  # ename of the error in the cell where the kernel stopped
@@ -43,9 +52,24 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     command_prefix = List(Unicode())  # the sandbox command; `-- kernel command` follows
     kernel_env = List(Unicode())  # "KEY=value" items: the kernel's whole environment
+    # "message" under bwrap: the kernel is in a session of its own (see sandbox.IGNORE_SIGINT)
+    interrupt_mode = Unicode("signal")
 
     def format_kernel_cmd(self, extra_arguments=None):
         return [*self.command_prefix, *super().format_kernel_cmd(extra_arguments)]
+
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = self.interrupt_mode
+        return spec
+
+    @property
+    def root_process(self):
+        """The Popen of the process the kernel runs under (bwrap or the supervisor)."""
+        provisioner = self.provisioner
+        return getattr(provisioner, "process", None) if provisioner is not None else None
 
     @property
     def process_group(self) -> int | None:
@@ -97,6 +121,7 @@ class GuardedExecute(Execute):
             connection_file=str(kernel_dir / "kernel.json"),
             command_prefix=prefix,
             kernel_env=[f"{k}={v}" for k, v in env.items()],
+            interrupt_mode="message" if self.bwrap else "signal",
         )
         return self.km
 
@@ -121,10 +146,47 @@ class GuardedExecute(Execute):
         watchdog.daemon = True
         self._deadline = monotonic() + self.notebook_timeout
         watchdog.start()
+        self._done = threading.Event()
+        usage = threading.Thread(target=self._watch_usage, daemon=True)
+        usage.start()
         try:
             return super().preprocess(nb, resources, km)
         finally:
             watchdog.cancel()
+            self._done.set()
+            usage.join()
+
+    async def _async_cleanup_kernel(self):
+        process = self._root_process()
+        try:
+            await super()._async_cleanup_kernel()
+        finally:
+            if process is not None and process.poll() is None:
+                sandbox.end_process_tree(process.pid)  # what outlived the kernel's shutdown
+
+    # nbclient's sync wrapper is bound to its own coroutine, not to this override.
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
+
+    def _root_process(self):
+        km = getattr(self, "km", None)
+        return km.root_process if isinstance(km, SandboxedKernelManager) else None
+
+    def _watch_usage(self):
+        """End the submission when its processes together pass the memory limit or
+        SANDBOX_MAX_PROCESSES (see MEMORY_POLL_SECONDS)."""
+        while not self._done.wait(MEMORY_POLL_SECONDS):
+            process = self._root_process()
+            if process is None or process.poll() is not None:
+                continue
+            tree = sandbox.process_tree(process.pid)
+            if len(tree) > SANDBOX_MAX_PROCESSES:
+                reason = f"more than {SANDBOX_MAX_PROCESSES} processes"
+            elif sandbox.memory_in_use(tree) > self.memory_limit:
+                reason = f"more than {_mib(self.memory_limit)} of memory in all its processes"
+            else:
+                continue
+            self.kill_reason = f"the submission was stopped: it used {reason}"
+            self._kill_kernel()
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
@@ -153,7 +215,15 @@ class GuardedExecute(Execute):
         return cell, resources
 
     def output(self, outs, msg, display_id, cell_index):
-        """Keep at most `max_output` bytes of stream and display output per cell."""
+        """Keep at most `max_output` bytes of stream and display output per cell, and of
+        each part of an error (its name, message and traceback)."""
+        if msg["msg_type"] == "error":
+            content = msg["content"]
+            for key in ("ename", "evalue"):
+                content[key] = cap_text(str(content.get(key, "")), self.max_output)
+            traceback = "\n".join(str(line) for line in content.get("traceback", []))
+            if len(traceback.encode("utf-8", "surrogatepass")) > self.max_output:
+                content["traceback"] = [cap_text(traceback, self.max_output)]
         if msg["msg_type"] in {"stream", "display_data", "execute_result"}:
             used = self._output_bytes.get(cell_index, 0)
             size = _size(msg["content"])
@@ -181,6 +251,9 @@ class GuardedExecute(Execute):
 
     def _kill_kernel(self):
         km = self.km
+        process = self._root_process()
+        if process is not None and process.poll() is None:
+            sandbox.end_process_tree(process.pid)
         pgid = km.process_group if isinstance(km, SandboxedKernelManager) else None
         if pgid:
             try:

@@ -4,15 +4,17 @@ Feedback is nbgrader's own (`GenerateFeedback`, its HTML template and scores) wi
 preprocessors added:
 
 - `HideHiddenTests` shows each test cell as it was released, replaces the traceback of a
-  failed test (whose code lines would quote the hidden tests) by its error message, and
-  blanks any output line that quotes a hidden test line;
+  failed test (whose code lines would quote the hidden tests) by its error message,
+  blanks any output line that quotes a hidden test line, and keeps at most `max_output`
+  bytes of each output (an error message is not capped by the kernel's output limit);
 - `GradingSummary` puts a table at the top: each test's points, passed or failed, the
   failure message, and what happened to the submission (a kernel that died, a file
   that was renamed, a test cell that was put back).
 
 `export_cell_csvs` writes `grades_by_cell.csv`, one row per student and graded cell,
 and `grades_by_cell_summary.csv`, the autograded cells ordered by how many students
-failed them, for item analysis.
+failed them, for item analysis. Messages and notes are capped (`MAX_MESSAGE_BYTES`) and
+no CSV cell is a spreadsheet formula (`escape.csv_cell`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from pathlib import Path
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Dict
+from traitlets import Dict, Integer
+
+from cs231n_lib.grading.escape import cap_text, csv_row
+from cs231n_lib.grading.limits import DEFAULT_LIMITS
 
 SIDECAR = "cs231n_grading.json"  # per submission, beside the autograded notebooks
 MIN_REDACTED_LINE = 12  # shorter hidden-test lines (")", "for _ in range(3):") are not secret
@@ -44,6 +49,7 @@ class HideHiddenTests(NbGraderPreprocessor):
     """Show test cells as released; keep failure messages, drop hidden-test source."""
 
     released = Dict(help="notebook name -> {grade_id: released source}").tag(config=True)
+    max_output = Integer(DEFAULT_LIMITS.max_output, help="bytes kept per output").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         released = self.released.get(resources["nbgrader"]["notebook"], {})
@@ -59,11 +65,37 @@ class HideHiddenTests(NbGraderPreprocessor):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
         hidden = {line for line in hidden if len(line) >= MIN_REDACTED_LINE}
-        if hidden:
-            for cell in nb.cells:
-                for output in cell.get("outputs", []):
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                if hidden:
                     _redact(output, hidden)
+                _cap_output(output, self.max_output)
         return nb, resources
+
+
+def _cap_output(output: NotebookNode, limit: int) -> None:
+    """At most `limit` bytes in each text of `output`, with a note where it was cut."""
+
+    def cap(text):
+        return cap_text("".join(text) if isinstance(text, list) else text, limit)
+
+    if "text" in output:
+        output.text = cap(output.text)
+    if "evalue" in output:
+        output.ename, output.evalue = cap(output.ename), cap(output.evalue)
+        traceback = output.get("traceback", [])
+        if sum(len(line) for line in traceback) > limit:
+            output.traceback = [cap("\n".join(traceback))]
+    data = output.get("data", {})
+    # Cut HTML or an image would break the page: too big, they are left out.
+    too_big = [m for m, value in data.items() if m != "text/plain" and len(str(value)) > limit]
+    for mime in too_big:
+        del data[mime]
+    if "text/plain" in data:
+        data["text/plain"] = cap(data["text/plain"])
+    if too_big:
+        note = f"[{', '.join(too_big)} left out: more than {limit:,} bytes]"
+        data["text/plain"] = f"{data.get('text/plain', '')}\n{note}".lstrip("\n")
 
 
 def _redact(output: NotebookNode, hidden: set[str]) -> None:
@@ -105,7 +137,7 @@ def summary_markdown(notebook: str, cells: list[dict], notes: list[str]) -> str:
     lines = [f"## Autograder results for {html.escape(notebook)}", "", _points_line(cells), ""]
     lines.append(_results_table(cells))
     if notes:
-        lines += ["", "**Notes**", ""] + [f"- {html.escape(note)}" for note in notes]
+        lines += ["", "**Notes**", ""] + [f"- {html.escape(cap_text(n))}" for n in notes]
     return "\n".join(lines)
 
 
@@ -123,7 +155,7 @@ def _results_table(cells: list[dict]) -> str:
     for cell in cells:
         if cell["status"] == "manual":
             continue
-        result = cell["status"] + (f": {cell['message']}" if cell["message"] else "")
+        result = cell["status"] + (f": {cap_text(cell['message'])}" if cell["message"] else "")
         rows.append(
             f"<tr><td>{html.escape(cell['grade_id'])}</td>"
             f"<td>{(cell['score'] or 0):g} / {cell['max_score']:g}</td>"
@@ -143,7 +175,7 @@ def feedback_preprocessors() -> list:
 def missing_notebook_html(notebook: str, cells: list[dict], notes: list[str]) -> str:
     """Feedback for a notebook that could not be run (missing or unreadable)."""
     title = html.escape(notebook)
-    items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
+    items = "".join(f"<li>{html.escape(cap_text(note))}</li>" for note in notes)
     points = _points_line(cells).replace("**", "")
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>'
@@ -186,7 +218,7 @@ def cell_rows(root: Path, db_url: str) -> list[dict]:
                                 "max_score": grade.max_score,
                                 "needs_manual_grade": grade.needs_manual_grade,
                                 "status": seen.get("status", ""),
-                                "message": seen.get("message", ""),
+                                "message": cap_text(seen.get("message") or ""),
                             }
                         )
     return rows
@@ -238,6 +270,6 @@ def _write_csv(destination: Path, fields: list[str], rows: list[dict]) -> Path:
     with open(partial, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(csv_row(row) for row in rows)
     partial.replace(destination)
     return destination

@@ -18,16 +18,30 @@ renamed by the student (`knn-Copy1.ipynb`) is graded as the assignment's noteboo
 grade ids it holds, with a note. A file that is no notebook of this assignment is
 reported and left out; two files that could each be the same notebook are reported and
 neither is guessed.
+
+Intake refuses, for one student at a time and with the reason, whatever it cannot store
+safely: a member that leaves its folder, a name that is no file name (`.`, a control
+character, a backslash, a name longer than the file system allows), a file and a folder
+of the same name, an unreadable or encrypted archive, a symbolic link. The rest of the
+class is imported and graded as usual.
+
+The submission time is the grader's: `timestamp.txt` at the top of
+submitted/<student>/<assignment>/ is the record `nbgrader collect` writes, and
+`import_folder` writes it from the time the exported file reached the grader's disk (its
+modification time), never from a `timestamp.txt` a student put in a zip.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from cs231n_lib.grading.limits import MAX_FILES, MAX_SUBMISSION_BYTES
@@ -35,6 +49,19 @@ from cs231n_lib.grading.limits import MAX_FILES, MAX_SUBMISSION_BYTES
 ID_PATTERN = r"^(?P<student>[^_]+?)(?:_.*)?\.(?:ipynb|zip)$"
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")  # a safe folder name for nbgrader
 SKIPPED_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
+TIMESTAMP_FILE = "timestamp.txt"  # nbgrader's record of the submission time
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # as nbgrader's exchange writes it
+# NOTE: name limits of the file systems submissions are written to (Linux NAME_MAX is 255
+# bytes per name); not grading limits, so they live here and not in limits.py.
+MAX_NAME_BYTES = 255  # per file or folder name
+MAX_PATH_BYTES = 1024  # per path inside a submission, well under PATH_MAX with the course's
+MAX_TIMESTAMP_CHARS = 100  # a timestamp.txt longer than this is no time
+# What a broken or hostile archive raises while it is read (zlib: corrupt deflate data,
+# RuntimeError: encrypted members, NotImplementedError: unknown compression methods).
+ZIP_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error, RuntimeError,
+    NotImplementedError, ValueError,
+)  # fmt: skip
 
 
 class IntakeError(Exception):
@@ -48,6 +75,9 @@ class Submission:
     student: str
     files: dict[str, bytes]  # path inside the assignment folder -> content
     notes: list[str] = field(default_factory=list)  # what intake did or left out, and why
+    # The grader's record of the submission time (nbgrader's timestamp.txt), never one of
+    # the student's files; None: unknown (never late).
+    timestamp: str | None = None
 
 
 def grade_ids(text: bytes | str) -> set[str] | None:
@@ -126,24 +156,59 @@ def _is_top_notebook(name: str) -> bool:
 def read_submission(
     folder: Path, student: str, expected: dict[str, set[str]], assignment: str
 ) -> Submission:
-    """The submission in `folder` (submitted/<student>/<assignment>/)."""
+    """The submission in `folder` (submitted/<student>/<assignment>/).
+
+    Raises IntakeError if the folder (or the student's folder above it) is a symbolic
+    link, or holds too much; symbolic links inside it are left out, with a note, and
+    never followed.
+    """
+    folder = Path(folder)
+    for path in (folder.parent, folder):
+        if path.is_symlink():
+            raise IntakeError(f"{path} is a symbolic link; a submission must be a real folder")
+    if not folder.is_dir():
+        raise IntakeError(f"{folder} is not a folder")
     files: dict[str, bytes] = {}
+    notes: list[str] = []
     total = 0
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if not path.is_file() or path.is_symlink() or _skipped(PurePosixPath(rel.as_posix())):
-            continue
-        total += path.stat().st_size
-        if total > MAX_SUBMISSION_BYTES or len(files) >= MAX_FILES:
-            raise IntakeError(
-                f"{folder} holds more than {MAX_SUBMISSION_BYTES // 2**20} MiB or "
-                f"{MAX_FILES} files; remove what is not part of the submission"
-            )
-        files[rel.as_posix()] = path.read_bytes()
-    chosen, notes = match_notebooks(files, expected, assignment)
+    try:
+        for path in sorted(folder.rglob("*")):
+            rel = PurePosixPath(path.relative_to(folder).as_posix())
+            if _skipped(rel):
+                continue
+            if path.is_symlink():
+                notes.append(f"{rel} is a symbolic link; left out")
+                continue
+            if not path.is_file():
+                continue
+            total += path.lstat().st_size
+            if total > MAX_SUBMISSION_BYTES or len(files) >= MAX_FILES:
+                raise IntakeError(
+                    f"{folder} holds more than {MAX_SUBMISSION_BYTES // 2**20} MiB or "
+                    f"{MAX_FILES} files; remove what is not part of the submission"
+                )
+            files[rel.as_posix()] = _read_no_follow(path)
+    except OSError as exc:
+        raise IntakeError(f"{folder} cannot be read: {exc}") from None
+    timestamp = files.pop(TIMESTAMP_FILE, None)
+    chosen, matched = match_notebooks(files, expected, assignment)
     kept = {name: data for name, data in files.items() if not _is_top_notebook(name)}
     kept.update({target: files[name] for target, name in chosen.items()})
-    return Submission(student, kept, notes)
+    return Submission(student, kept, notes + matched, _timestamp_text(timestamp))
+
+
+def _read_no_follow(path: Path) -> bytes:
+    """A file's bytes; OSError if it was replaced by a symbolic link meanwhile."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def _timestamp_text(data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    text = data.decode("utf-8", errors="replace").strip()
+    return text if 0 < len(text) <= MAX_TIMESTAMP_CHARS and text.isprintable() else None
 
 
 def _skipped(rel: PurePosixPath) -> bool:
@@ -191,7 +256,12 @@ def import_folder(
     problems: list[str] = []
     by_student: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
+        if path.name.startswith("."):
+            continue
+        if path.is_symlink():
+            problems.append(f"{path}: a symbolic link; left out, never followed")
+            continue
+        if not path.is_file():
             continue
         if path.suffix.lower() not in {".ipynb", ".zip"}:
             problems.append(f"{path}: not an .ipynb or .zip file; left out")
@@ -207,27 +277,46 @@ def import_folder(
     for student, paths in by_student.items():
         try:
             files = _unpack(paths)
+            if TIMESTAMP_FILE in files:
+                del files[TIMESTAMP_FILE]
+                problems.append(
+                    f"{student}: the submission's own {TIMESTAMP_FILE} was left out; the "
+                    f"submission time is when the file was collected"
+                )
+            chosen, _ = match_notebooks(files, expected, assignment)
+            # A rename never replaces another file of the student's.
+            renamed = {
+                name: target
+                for target, name in chosen.items()
+                if target not in files or target in chosen.values()
+            }
+            files = {renamed.get(name, name): data for name, data in files.items()}
+            files[TIMESTAMP_FILE] = _collected_at(paths).encode()
+            write_folder(root / "submitted" / student / assignment, files)
         except IntakeError as exc:
             problems.append(f"{student}: {exc}; not imported")
             continue
-        chosen, _ = match_notebooks(files, expected, assignment)
-        # A rename never replaces another file of the student's.
-        renamed = {
-            name: target
-            for target, name in chosen.items()
-            if target not in files or target in chosen.values()
-        }
-        files = {renamed.get(name, name): data for name, data in files.items()}
-        write_folder(root / "submitted" / student / assignment, files)
+        except OSError as exc:
+            problems.append(f"{student}: the submission could not be written ({exc}); not imported")
+            continue
         imported.append(student)
     if not by_student and not problems:
         raise IntakeError(f"{folder} holds no .ipynb or .zip files")
     return imported, problems
 
 
+def _collected_at(paths: list[Path]) -> str:
+    """When the latest of a student's exported files reached the grader's disk, as
+    nbgrader's timestamp.txt holds it."""
+    latest = max(path.lstat().st_mtime for path in paths)
+    return datetime.fromtimestamp(latest, UTC).strftime(TIMESTAMP_FORMAT)
+
+
 def _unpack(paths: list[Path]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for path in paths:
+        if path.stat().st_size > MAX_SUBMISSION_BYTES:
+            raise IntakeError(f"{path.name} is larger than {MAX_SUBMISSION_BYTES // 2**20} MiB")
         members = (
             {path.name: path.read_bytes()} if path.suffix.lower() == ".ipynb" else _read_zip(path)
         )
@@ -246,24 +335,59 @@ def _read_zip(path: Path) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = [i for i in archive.infolist() if not i.is_dir()]
-            names = [PurePosixPath(i.filename) for i in infos]
-            if any(n.is_absolute() or ".." in n.parts for n in names):
-                raise IntakeError(f"{path.name} holds a path outside its folder")
+            names = [_member_name(path.name, i.filename) for i in infos]
             keep = [(i, n) for i, n in zip(infos, names, strict=True) if not _skipped(n)]
             if len(keep) > MAX_FILES or sum(i.file_size for i, _ in keep) > MAX_SUBMISSION_BYTES:
                 limit = f"{MAX_FILES} files or {MAX_SUBMISSION_BYTES // 2**20} MiB"
                 raise IntakeError(f"{path.name} unpacks to more than {limit}")
             tops = {n.parts[0] for _, n in keep if len(n.parts) > 1}
             strip = len(tops) == 1 and all(len(n.parts) > 1 for _, n in keep)
+            rels = [PurePosixPath(*n.parts[1:]) if strip else n for _, n in keep]
+            _check_tree(path.name, rels)
             files = {}
-            for info, name in keep:
-                rel = PurePosixPath(*name.parts[1:]) if strip else name
+            for (info, _), rel in zip(keep, rels, strict=True):
                 files[rel.as_posix()] = archive.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         raise IntakeError(f"{path.name} is not a readable zip file ({exc})") from None
     if not any(_is_top_notebook(name) for name in files):
         raise IntakeError(f"{path.name} holds no notebook (.ipynb) at its top level")
     return files
+
+
+def _member_name(archive: str, name: str) -> PurePosixPath:
+    """A zip member's name as a relative path, or IntakeError naming what is wrong."""
+    shown = ascii(name) if len(name) <= 80 else ascii(name[:77] + "...")
+    rel = PurePosixPath(name)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise IntakeError(f"{archive} holds a path outside its folder ({shown})")
+    if not rel.parts:
+        raise IntakeError(f"{archive} holds a member named {shown}, which is no file name")
+    if "\\" in name or not name.isprintable():
+        raise IntakeError(
+            f"{archive} holds a file name with a backslash or control character ({shown})"
+        )
+    if len(name.encode()) > MAX_PATH_BYTES or any(
+        len(part.encode()) > MAX_NAME_BYTES for part in rel.parts
+    ):
+        raise IntakeError(
+            f"{archive} holds a file name longer than {MAX_NAME_BYTES} bytes or a path "
+            f"longer than {MAX_PATH_BYTES} ({shown})"
+        )
+    return rel
+
+
+def _check_tree(archive: str, names: list[PurePosixPath]) -> None:
+    """IntakeError if two members are one file, or one is a file inside another."""
+    files = {name.as_posix() for name in names}
+    if len(files) < len(names):
+        twice = next(n for n in names if sum(m == n for m in names) > 1)
+        raise IntakeError(f"{archive} holds two files named {ascii(twice.as_posix())}")
+    for name in names:
+        for parent in name.parents:
+            if parent.as_posix() in files:
+                raise IntakeError(
+                    f"{archive} holds a file and a folder named {ascii(parent.as_posix())}"
+                )
 
 
 def write_folder(target: Path, files: dict[str, bytes]) -> None:
@@ -271,10 +395,14 @@ def write_folder(target: Path, files: dict[str, bytes]) -> None:
     only once all of them are written."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.new-"))
-    for name, data in files.items():
-        path = fresh / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    try:
+        for name, data in files.items():
+            path = fresh / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    except OSError:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{fresh.name[-8:]}")

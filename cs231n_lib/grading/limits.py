@@ -20,7 +20,23 @@ DEFAULT_SANDBOX_MODE = "auto"
 
 MAX_SUBMISSION_BYTES = 200 * 2**20  # per student at intake, zip contents included
 MAX_FILES = 500  # per student at intake
+MAX_MESSAGE_BYTES = 2_000  # of a failure message or note in the CSVs, summaries, terminal
 SANDBOX_TMP_SIZE = 256 * 2**20  # bytes: the sandbox's /tmp lives in memory
+SANDBOX_SHM_SIZE = 64 * 2**20  # bytes: the sandbox's own /dev/shm, in memory
+# bytes a kernel may add to /submission, a tmpfs sized to the submission's files plus this
+SANDBOX_SUBMISSION_ROOM = 256 * 2**20
+SANDBOX_UID = 65534  # uid and gid of student code inside bwrap ("nobody")
+# Processes and threads of one submission. Inside bwrap it is RLIMIT_NPROC, which the kernel
+# counts per user namespace but does not enforce when the sandbox's uid maps to root outside
+# (a grader run as root); there, and without bwrap, the grader's watchdog counts the
+# submission's processes every MEMORY_POLL_SECONDS and ends the submission past it.
+SANDBOX_MAX_PROCESSES = 256
+# The grader's watchdog: how often it sums the memory (PSS) and counts the processes of a
+# submission's whole process tree. This, not a cgroup, is the bound on memory across all of
+# a submission's processes (Limits.memory), so a burst shorter than this can pass it; each
+# process is also held to Limits.memory of address space by RLIMIT_AS, and the sandbox's
+# tmpfs folders (/tmp, /dev/shm, /submission) are capped by their sizes above.
+MEMORY_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -29,7 +45,7 @@ class Limits:
 
     cell_timeout: int = 120  # s per cell, many times the slowest fast-mode cell; then interrupt
     notebook_timeout: int = 900  # s for a whole notebook, kernel start included; then killed
-    memory: int = 4 * 2**30  # bytes of address space of the kernel
+    memory: int = 4 * 2**30  # bytes: each process's address space, and all processes' PSS
     max_output: int = 1_000_000  # bytes of output kept per cell; the rest is dropped
     max_file_size: int = 100 * 2**20  # bytes: the largest file the kernel may write
 

@@ -6,12 +6,14 @@ feedback/ folders are replaced whole (written beside, then swapped in), and the
 gradebook values nbgrader computed in the worker's scratch gradebook are copied in one
 transaction. Nothing else is touched: other students' grades stay, and manual grades
 (`manual_score`, comments) are never overwritten, as with nbgrader's own autograde.
+The report's messages and notes, which students can flood, are capped (`cap_text`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from cs231n_lib.grading.escape import cap_text
 from cs231n_lib.grading.intake import write_folder
 from cs231n_lib.grading.results import CellOutcome, SubmissionReport, SubmissionResult
 
@@ -21,8 +23,8 @@ def merge_result(root: Path, db_url: str, result: SubmissionResult) -> Submissio
     report = SubmissionReport(
         result.student,
         result.success,
-        error=result.error,
-        notes=list(result.notes),
+        error=cap_text(result.error),
+        notes=[cap_text(note) for note in result.notes],
         sandboxed=result.sandboxed,
         sandbox_reason=result.sandbox_reason,
         seconds=result.seconds,
@@ -41,7 +43,7 @@ def merge_result(root: Path, db_url: str, result: SubmissionResult) -> Submissio
             c.max_score,
             manual=c.status == "manual",
             status=c.status,
-            message=c.message,
+            message=cap_text(c.message),
         )
         for c in result.cells
     ]

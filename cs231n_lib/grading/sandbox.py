@@ -1,14 +1,17 @@
 """The sandbox that student code runs in while it is graded.
 
 A submission's kernel runs under bubblewrap (`bwrap`, Debian package `bubblewrap`) with
-its own mount, process and network namespaces. It sees the system and Python read-only,
-its own scratch folder (mounted as /submission) and a small /tmp in memory read-write,
-and nothing else of the instructor's disk: not solutions/, not the gradebook, not
+its own user, mount, process and network namespaces and a new session. Inside it is uid
+and gid SANDBOX_UID with no capabilities and no new privileges, whether the grader runs
+as root or not, and it cannot make further user namespaces. It sees the system and Python
+read-only, a copy of its files in a size-capped /submission, a small /tmp and /dev/shm in
+memory, and nothing else of the instructor's disk: not solutions/, not the gradebook, not
 other submissions. It has no network (not even loopback to the grader), an environment
 with nothing of the instructor's, and resource limits set by `LIMITS_LAUNCHER` before
-the kernel starts: address space (memory), size of any file it writes, no core dumps.
+the kernel starts: address space (memory), size of any file it writes, processes, no core
+dumps. Every process of the submission ends with its process namespace.
 
-Without bwrap, grading still runs with the same resource limits and a scrubbed
+Without bwrap, grading still runs with the same per-process limits and a scrubbed
 environment, but student code has the instructor's rights: `SandboxInfo.warning` says so.
 """
 
@@ -25,33 +28,75 @@ from pathlib import Path
 
 from cs231n_lib.grading.limits import (
     DEFAULT_SANDBOX_MODE,
+    SANDBOX_MAX_PROCESSES,
+    SANDBOX_SHM_SIZE,
+    SANDBOX_SUBMISSION_ROOM,
     SANDBOX_TMP_SIZE,
+    SANDBOX_UID,
     Limits,
     check_sandbox_mode,
 )
 
-SUBMISSION_DIR = "/submission"  # where a kernel under bwrap sees its own folder
+SUBMISSION_DIR = "/submission"  # where a kernel under bwrap sees its own folder (a tmpfs)
+SUBMISSION_SOURCE = "/.submission"  # the files copied into it, bound read-only
 
-# Runs inside the sandbox: set the limits, send the kernel's own stdout/stderr (not the
-# cells' output, which travels over ZMQ) to a log file, then become the kernel.
+# Runs inside the sandbox: copy the submission's files into /submission, set the limits,
+# send the kernel's own stdout/stderr (not the cells' output, which travels over ZMQ) to a
+# log file, then become the kernel. Without bwrap ("supervise") it stays as the kernel's
+# parent instead: a child subreaper, so that a daemon of student code (double fork, setsid)
+# stays its descendant, and once the kernel ends it kills every process left.
 LIMITS_LAUNCHER = """\
-import os, resource, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_DFL)  # see IGNORE_SIGINT
-memory, file_size, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+import ctypes, os, resource, shutil, signal, sys
+memory, file_size, processes = (int(a) for a in sys.argv[1:4])
+log, source, supervise, command = sys.argv[4], sys.argv[5], sys.argv[6] == "1", sys.argv[7:]
+if source:
+    shutil.copytree(source, ".", dirs_exist_ok=True)
 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+if processes:
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 os.dup2(fd, 1)
 os.dup2(fd, 2)
-os.execv(sys.argv[4], sys.argv[4:])
+if not supervise:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # see IGNORE_SIGINT
+    os.execv(command[0], command)
+prctl = ctypes.CDLL(None, use_errno=True).prctl
+prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader's interrupt is for the kernel
+kernel = os.fork()
+if kernel == 0:
+    prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with this supervisor
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.execv(command[0], command)
+while True:
+    pid, status = os.wait()
+    if pid == kernel:
+        break
+me = str(os.getpid())
+while True:
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[1] == me:
+                    os.kill(int(name), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            pass
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+os._exit(os.waitstatus_to_exitcode(status) % 256)
 """
 
 
-# NOTE: the grader interrupts a kernel by sending SIGINT to its process group, which
+# NOTE: jupyter_client interrupts a kernel by sending SIGINT to its process group, which
 # includes bwrap itself, and SIGINT ends bwrap and with it the sandbox. bwrap starts with
 # SIGINT ignored (an ignored signal stays ignored across exec); LIMITS_LAUNCHER restores
-# it for the kernel.
+# it for the kernel. Under bwrap the kernel is in a session of its own (--new-session:
+# no terminal to inject keystrokes into), out of reach of that SIGINT, so the grader
+# interrupts it by message instead (`execute.SandboxedKernelManager.interrupt_mode`).
 IGNORE_SIGINT = ["/bin/sh", "-c", 'trap "" INT; exec "$0" "$@"']
 
 
@@ -71,8 +116,12 @@ class SandboxInfo:
         if self.active:
             return ""
         return (
-            f"WARNING: student code runs UNSANDBOXED ({self.reason}): it can read solutions/, "
-            f"the gradebook and other submissions, and reach the network. Install bubblewrap "
+            f"WARNING: student code runs UNSANDBOXED ({self.reason}): with the grader's rights "
+            f"(root's, if the grader runs as root), it can read solutions/, the gradebook and "
+            f"other submissions, write to the venv and the course, see the grader's processes "
+            f"and reach the network; its disk use and shared memory have no total limit, its "
+            f"processes are counted only every few tenths of a second, and a process it "
+            f"detaches from the grader's supervisor can outlive grading. Install bubblewrap "
             f"(apt-get install bubblewrap) to sandbox it."
         )
 
@@ -135,22 +184,48 @@ def _python_binds() -> list[str]:
 
 
 def bwrap_arguments(work_dir: Path, kernel_dir: Path, env: dict[str, str]) -> list[str]:
-    """bwrap's options for one kernel: namespaces, read-only system and Python, the
-    submission's folder read-write at /submission, the kernel's connection folder
-    read-write at its own path (the grader connects to its sockets there)."""
-    args = ["--unshare-all", "--die-with-parent", "--clearenv"]
+    """bwrap's options for one kernel: namespaces, no capabilities, an unprivileged uid,
+    read-only system and Python, a size-capped /submission into which LIMITS_LAUNCHER
+    copies the submission's files, the kernel's connection folder read-write at its own
+    path (the grader connects to its sockets there)."""
+    args = ["--unshare-all", "--die-with-parent", "--clearenv", "--new-session"]
+    args += _unprivileged()
     args += _system_binds()
     # NOTE: the private /tmp comes before the Python binds, so a venv or course that lives
     # under /tmp (a CI checkout) is mounted on top of it instead of hidden by it.
     args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(SANDBOX_SHM_SIZE), "--tmpfs", "/dev/shm"]
     args += ["--size", str(SANDBOX_TMP_SIZE), "--tmpfs", "/tmp"]
     args += _python_binds()
     args += ["--bind", str(kernel_dir), str(kernel_dir)]
-    args += ["--bind", str(work_dir), SUBMISSION_DIR, "--chdir", SUBMISSION_DIR]
+    args += ["--size", str(submission_size(work_dir)), "--tmpfs", SUBMISSION_DIR]
+    args += ["--ro-bind", str(work_dir), SUBMISSION_SOURCE, "--chdir", SUBMISSION_DIR]
     args += ["--remount-ro", "/"]  # the sandbox's own root: writable only where bound so
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args
+
+
+def _unprivileged() -> list[str]:
+    """No capabilities, no more user namespaces and uid SANDBOX_UID inside, as root too.
+    bwrap always sets no_new_privs. NOTE: run by root, bwrap maps the sandbox's uid to
+    root outside (the only mapping it makes): without capabilities that reaches nothing
+    but the folders bound read-write, but the kernel does not enforce RLIMIT_NPROC for
+    it, so the grader's watchdog counts processes (see SANDBOX_MAX_PROCESSES)."""
+    uid = str(SANDBOX_UID)
+    return ["--unshare-user", "--uid", uid, "--gid", uid, "--disable-userns", "--cap-drop", "ALL"]
+
+
+def submission_size(work_dir: Path) -> int:
+    """Bytes of the /submission tmpfs: the submission's files (in whole pages) plus
+    SANDBOX_SUBMISSION_ROOM."""
+    page = 4096
+    used = 0
+    if work_dir.is_dir():
+        for path in work_dir.rglob("*"):
+            size = path.lstat().st_size if path.is_file() else 0
+            used += (size + page - 1) // page * page + page
+    return used + SANDBOX_SUBMISSION_ROOM
 
 
 def kernel_env(home: str) -> dict[str, str]:
@@ -182,18 +257,81 @@ def kernel_command(
     bwrap: str = "",
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that start `command` (a kernel) sandboxed by
-    bwrap (or only limited, when `bwrap` is "")."""
+    bwrap (or only limited and supervised, when `bwrap` is "")."""
     home = "/tmp" if bwrap else str(kernel_dir / "home")
     env = kernel_env(home)
+    # RLIMIT_NPROC counts every process of the uid outside a user namespace: set it only
+    # in the sandbox, where it counts the submission's own.
+    processes = SANDBOX_MAX_PROCESSES if bwrap else 0
+    source = SUBMISSION_SOURCE if bwrap else ""
     launcher = [
         sys.executable, "-c", LIMITS_LAUNCHER,
-        str(limits.memory), str(limits.max_file_size), str(kernel_dir / "kernel.log"),
+        str(limits.memory), str(limits.max_file_size), str(processes),
+        str(kernel_dir / "kernel.log"), source, "0" if bwrap else "1",
     ]  # fmt: skip
     if not bwrap:
         Path(home).mkdir(parents=True, exist_ok=True)
         return launcher + command, env
     sandboxed = [*IGNORE_SIGINT, bwrap, *bwrap_arguments(work_dir, kernel_dir, env), "--"]
     return sandboxed + launcher + command, env
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants now, from /proc: under bwrap (root: bwrap) every
+    process of the submission; without it (root: the supervisor, a subreaper) those
+    that have not left it."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        parents.setdefault(ppid, []).append(int(name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += parents.get(pid, [])
+    return tree
+
+
+def memory_in_use(pids: list[int]) -> int:
+    """Bytes of memory (PSS: shared pages split among their users) of these processes."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except (OSError, ValueError, IndexError):
+            continue  # gone, or a kernel thread
+    return total
+
+
+def end_process_tree(root: int) -> None:
+    """Kill `root`'s descendants until none are left, then `root`: descendants first, so
+    that orphans go to the supervisor (a subreaper) and are found in the next round."""
+    import signal
+    import time
+
+    for _ in range(100):
+        children = process_tree(root)[1:]
+        if not children:
+            break
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+    try:
+        os.kill(root, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def detect_sandbox(mode: str = DEFAULT_SANDBOX_MODE) -> SandboxInfo:
@@ -224,8 +362,8 @@ def probe_bwrap() -> SandboxInfo:
 
 def _probe(bwrap: str) -> str:
     """'' if bwrap can start a process in fresh namespaces here, else why not."""
-    args = [bwrap, "--unshare-all", "--die-with-parent", *_system_binds()]
-    args += ["--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
+    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", *_unprivileged()]
+    args += [*_system_binds(), "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -32,8 +32,6 @@ from cs231n_lib.grading.merge import manual_grades, merge_result
 from cs231n_lib.grading.results import ClassReport, SubmissionReport, SubmissionResult
 from cs231n_lib.grading.worker import AssignmentBundle, grade_submission, warm_up
 
-MAX_ATTEMPTS = 2  # a task whose worker process died is retried once on a fresh pool
-
 
 def default_limits(root: Path) -> Limits:
     """The default limits, with the per-cell timeout of the course's nbgrader_config.py
@@ -89,6 +87,9 @@ def grade_class(
             imported, problems = _import(root, assignment, expected, import_from, id_pattern)
             selected = _select(root, assignment, sorted(set(students or []) | set(imported)))
         reports, submissions = _read_submissions(root, assignment, expected, selected)
+        if progress is not None:
+            for report in reports:  # refused at intake: named with the reason, as graded ones
+                progress(report)
         manual = {s.student: manual_grades(db_url, assignment, s.student) for s in submissions}
         if scheduler is None:
             results = _run_local(submissions, bundle, manual, jobs, pool)
@@ -233,28 +234,60 @@ def _start_pool(jobs: int) -> ProcessPoolExecutor:
 
 
 def _run_local(submissions, bundle, manual, jobs: int, pool) -> Iterator[SubmissionResult]:
-    """Grade on `jobs` local worker processes, yielding results as they finish. A worker
-    process that dies breaks the pool: what was unfinished is retried on a fresh one."""
-    pending = list(submissions)
-    attempts = {s.student: 0 for s in submissions}
-    while pending:
-        todo, pending = pending, []
-        pool = pool or _start_pool(jobs)
-        with pool:
-            futures = {pool.submit(grade_submission, s, bundle, manual[s.student]): s for s in todo}
-            try:
-                for future in as_completed(futures):
-                    submission = futures[future]
-                    yield _result_of(future, submission, bundle)
-                    del futures[future]
-            except BrokenProcessPool:
-                for submission in futures.values():
-                    attempts[submission.student] += 1
-                    if attempts[submission.student] >= MAX_ATTEMPTS:
-                        yield _lost(submission, bundle, "its grading process died twice")
-                    else:
-                        pending.append(submission)
-        pool = None
+    """Grade on `jobs` local worker processes, yielding results as they finish.
+
+    A worker process that dies breaks the whole pool, and the pool cannot say whose task
+    killed it: what was unfinished is graded again, each submission on a process of its
+    own (`jobs` at a time), so that a submission that kills its process loses only its
+    own grade, reported with the reason."""
+    suspects = []
+    with pool:
+        futures = {
+            pool.submit(grade_submission, s, bundle, manual[s.student]): s for s in submissions
+        }
+        try:
+            for future in as_completed(futures):
+                result = _result_of(future, futures[future], bundle)  # raises if broken
+                del futures[future]
+                yield result
+        except BrokenProcessPool:
+            for future, submission in futures.items():
+                if future.done() and future.exception() is None:
+                    yield future.result()  # finished before the pool broke
+                else:
+                    suspects.append(submission)
+    if suspects:
+        yield from _run_isolated(suspects, bundle, manual, jobs)
+
+
+def _run_isolated(submissions, bundle, manual, jobs: int) -> Iterator[SubmissionResult]:
+    """Grade each submission in a pool of one process, `jobs` pools at a time."""
+    waiting = list(submissions)
+    running: dict = {}  # future -> (submission, its pool)
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                submission = waiting.pop(0)
+                alone = _start_pool(1)
+                future = alone.submit(
+                    grade_submission, submission, bundle, manual[submission.student]
+                )
+                running[future] = (submission, alone)
+            done = next(as_completed(running))
+            submission, alone = running.pop(done)
+            alone.shutdown(wait=False, cancel_futures=True)
+            if isinstance(done.exception(), BrokenProcessPool):
+                yield _lost(
+                    submission,
+                    bundle,
+                    f"its grading process died while grading it, alone (what the submission "
+                    f"ran may have killed it); re-grade it with --student {submission.student}",
+                )
+            else:
+                yield _result_of(done, submission, bundle)
+    finally:
+        for _, alone in running.values():
+            alone.shutdown(wait=False, cancel_futures=True)
 
 
 def _result_of(future, submission, bundle) -> SubmissionResult:

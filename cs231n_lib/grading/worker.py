@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from cs231n_lib.grading import sandbox
 from cs231n_lib.grading.course import quiet_warnings
+from cs231n_lib.grading.escape import cap_text
 from cs231n_lib.grading.feedback import SIDECAR, feedback_preprocessors, missing_notebook_html
 from cs231n_lib.grading.intake import Submission
 from cs231n_lib.grading.limits import DEFAULT_SANDBOX_MODE, Limits
@@ -96,6 +97,7 @@ def _grade_in(scratch, submission, bundle, manual_grades, info, result) -> None:
     submitted = course / "submitted" / student / assignment
     _write_files(submitted, submission.files)
     notes = list(submission.notes)
+    _write_timestamp(submitted, submission.timestamp, notes)
     unrunnable, originals = _prepare_notebooks(submitted, bundle.release, notes)
 
     # 2. nbgrader's autograde, with the kernel in the sandbox. The kernel's folder holds
@@ -143,6 +145,22 @@ def _grade_in(scratch, submission, bundle, manual_grades, info, result) -> None:
     result.success = True
 
 
+def _write_timestamp(submitted: Path, timestamp: str | None, notes: list[str]) -> None:
+    """nbgrader's timestamp.txt from the grader's record only (the student's files never
+    hold one: intake takes it out); one nbgrader cannot read is dropped, with a note."""
+    from nbgrader.utils import parse_utc
+
+    (submitted / "timestamp.txt").unlink(missing_ok=True)
+    if timestamp is None:
+        return
+    try:
+        parse_utc(timestamp)
+    except (ValueError, OverflowError, TypeError):
+        notes.append(f"the recorded submission time {timestamp!r} is not a time; not late")
+        return
+    (submitted / "timestamp.txt").write_text(timestamp)
+
+
 def _prepare_notebooks(submitted: Path, release: dict[str, bytes], notes: list[str]):
     """Check each expected notebook: missing or unreadable ones are taken out (they score
     0, and nbgrader must not choke on them); deleted locked cells are put back.
@@ -164,7 +182,9 @@ def _prepare_notebooks(submitted: Path, release: dict[str, bytes], notes: list[s
             originals[name] = path.read_bytes()
             path.unlink()
             continue
-        notes += _restore_locked_cells(nb, nbformat.reads(data, as_version=4), name)
+        released = nbformat.reads(data, as_version=4)
+        notes += _released_metadata(nb, released, name)
+        notes += _restore_locked_cells(nb, released, name)
         nbformat.write(nb, path)
     notes += [f"{reason}: its cells score 0" for reason in unrunnable.values()]
     return unrunnable, originals
@@ -198,6 +218,72 @@ def _read(path: Path):
         return None, str(exc).replace(str(path), path.name)
 
 
+def _released_metadata(nb, released, name: str) -> list[str]:
+    """Give every graded cell the release's nbgrader metadata and cell type, whatever the
+    student edited (points, grade flags, grade ids, cell types, copies of a cell); returns
+    a note for each change. Of several cells with one grade id the one most like the
+    released cell keeps it; the others, and cells with grade ids the release does not
+    have, run as ordinary cells."""
+    import copy
+
+    by_id = {grade_id(c): c for c in released.cells if grade_id(c)}
+    claimants: dict[str, list[int]] = {}
+    notes = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if isinstance(gid, str) and gid in by_id:
+            claimants.setdefault(gid, []).append(index)
+        elif meta is not None:
+            del cell.metadata["nbgrader"]
+            shown = f"grade id {gid!r}" if gid is not None else "nbgrader metadata"
+            notes.append(
+                f"cell {index + 1} of {name} has {shown} the release does not have; "
+                f"it runs as an ordinary cell"
+            )
+    for gid, indices in claimants.items():
+        original = by_id[gid]
+
+        def likeness(i, original=original):
+            cell = nb.cells[i]
+            return (
+                cell.source.strip() == original.source.strip(),
+                cell.cell_type == original.cell_type,
+            )
+
+        keep = max(indices, key=likeness)  # the first of the most alike
+        for i in indices:
+            if i != keep:
+                del nb.cells[i].metadata["nbgrader"]
+        if len(indices) > 1:
+            notes.append(
+                f"{gid} appears {len(indices)} times in {name}; cell {keep + 1} is graded, "
+                f"the other copies run as ordinary cells"
+            )
+        cell = nb.cells[keep]
+        if cell.metadata["nbgrader"] != original.metadata["nbgrader"]:
+            notes.append(f"the nbgrader metadata of {gid} in {name} was edited; graded as released")
+        cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
+        if cell.cell_type != original.cell_type:
+            notes.append(
+                f"{gid} in {name} was made a {cell.cell_type} cell; graded as released, a "
+                f"{original.cell_type} cell"
+            )
+            _set_cell_type(cell, original.cell_type)
+    return notes
+
+
+def _set_cell_type(cell, cell_type: str) -> None:
+    cell.cell_type = cell_type
+    if cell_type == "code":
+        cell.setdefault("outputs", [])
+        cell.setdefault("execution_count", None)
+        cell.pop("attachments", None)
+    else:
+        cell.pop("outputs", None)
+        cell.pop("execution_count", None)
+
+
 def _restore_locked_cells(nb, released, name: str) -> list[str]:
     """Put back locked cells (tests, setup) the student deleted, where they were released;
     nbgrader then restores their full source, hidden tests included, as it does for
@@ -223,15 +309,26 @@ def _restore_locked_cells(nb, released, name: str) -> list[str]:
         locked = meta.get("locked") or (meta.get("grade") and not meta.get("solution"))
         if not locked or grade_id(cell) in present:
             continue
-        anchor = next(
-            (grade_id(c) for c in reversed(released.cells[:index]) if grade_id(c) in present), None
-        )
-        position = present.index(anchor) + 1 if anchor is not None else 0
+        position = _restored_position(released.cells, index, present)
         nb.cells.insert(position, copy.deepcopy(cell))
         present.insert(position, grade_id(cell))
         kind = "test cell" if meta.get("grade") else "locked cell"
         notes.append(f"{kind} {grade_id(cell)} was missing from {name}; the original was put back")
     return notes
+
+
+def _restored_position(released_cells, index: int, present: list) -> int:
+    """Where released cell `index` goes back: after the graded cell released just before
+    it, if the submission has that one; else before the next released graded cell it has
+    (a test never runs before its solution cell); else at the end."""
+    before = [grade_id(c) for c in released_cells[:index] if grade_id(c)]
+    if before and before[-1] in present:
+        return present.index(before[-1]) + 1
+    after = [grade_id(c) for c in released_cells[index + 1 :] if grade_id(c) in present]
+    after = [gid for gid in after if gid is not None]
+    if after:
+        return present.index(after[0])
+    return len(present)
 
 
 def _api(course: Path, db_url: str, bundle: AssignmentBundle, work: Path, kernel: Path, info):
@@ -414,11 +511,11 @@ def _status(grade, cell, manual: bool, executed) -> tuple[str, str]:
     if errors:
         error = errors[-1] if errors[-1].ename == "CellTimeoutError" else errors[0]
         first = (error.evalue.strip().splitlines() or [""])[0]
-        return "failed", f"{error.ename}: {first}" if first else error.ename
+        return "failed", cap_text(f"{error.ename}: {first}" if first else error.ename)
     for output in cell.get("outputs", []):
         if output.output_type == "stream" and output.name == "stderr":
             first = (output.text.strip().splitlines() or [""])[0]
-            return "failed", f"wrote to stderr (a test cell must stay quiet): {first}"
+            return "failed", cap_text(f"wrote to stderr (a test cell must stay quiet): {first}")
     return ("partial" if score > 0 else "failed"), ""
 
 
