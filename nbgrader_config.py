@@ -1,6 +1,9 @@
 """nbgrader configuration: the repository root is the course directory."""
 
+from cs231n_lib.grading.feedback import feedback_preprocessors
+from cs231n_lib.grading.guard import RefuseAutograde
 from cs231n_lib.grading.limits import DEFAULT_LIMITS
+from cs231n_lib.grading.sanitize import exporter_config
 
 c = get_config()  # noqa: F821 (nbgrader injects get_config)
 
@@ -19,3 +22,17 @@ c.Execute.interrupt_on_timeout = True
 c.ClearOutput.enabled = True
 # Quiet kernels: ipykernel's start-up warnings are noise in an instructor's terminal.
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+
+# Autograding is `cs231n grade` only: it runs the student's code in the sandbox and the
+# tests in a separate trusted process. nbgrader's own autograde (the command, the
+# formgrader's Autograde button) would run both in the student's kernel, so it refuses,
+# with a message naming `cs231n grade`, before it writes anything (grading/guard.py).
+c.Autograde.exporter_class = RefuseAutograde
+
+# Feedback made here (`nbgrader generate_feedback`, the formgrader's Generate Feedback) is
+# made as `cs231n grade` makes it: nbgrader's GetGrades and CSS, the course's summary, and
+# student outputs and markdown sanitized. Every HTML page of a notebook (feedback, the
+# formgrader's view of a submission) sanitizes it first and renders no JavaScript,
+# widget or unsanitized HTML output (grading/sanitize.py).
+c.GenerateFeedback.preprocessors = feedback_preprocessors()
+c.merge(exporter_config())

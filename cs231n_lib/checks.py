@@ -8,12 +8,12 @@ where the first or worst difference is. They never print: nbgrader scores a test
 from __future__ import annotations
 
 import contextlib
-import dis
 import os
-import types
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 
 import numpy as np
+
+from cs231n_lib import codescan
 
 DEFAULT_CASE_SEED = 231  # the seed of randomized test cases when CS231N_TEST_SEED is unset
 
@@ -130,69 +130,123 @@ def check_equal(actual, expected, name: str = "result", hint: str = "") -> None:
         )
 
 
-def _names_used(code: types.CodeType) -> set[str]:
-    names = set(code.co_names) | set(code.co_varnames)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _names_used(const)
-    return names
+SourceLookup = Callable[[object], codescan.ImplementationSource | None]
+_source_lookup: SourceLookup | None = None  # set by the trusted grading process
+_flag_sink: Callable[[str], None] | None = None  # where dynamic lookups are reported
 
 
-def _has_loop(code: types.CodeType) -> bool:
-    # A loop compiles to FOR_ITER or to a jump backwards (JUMP_BACKWARD, and in 3.11
-    # POP_JUMP_BACKWARD_IF_TRUE and friends for `while`); comprehensions are nested code.
-    if any(
-        ins.opname == "FOR_ITER" or "BACKWARD" in ins.opname for ins in dis.get_instructions(code)
-    ):
-        return True
-    return any(_has_loop(c) for c in code.co_consts if isinstance(c, types.CodeType))
+def set_source_lookup(lookup: SourceLookup | None) -> SourceLookup | None:
+    """Make the own-implementation checks read sources through `lookup`; returns the previous one.
+
+    `lookup(func)` returns a `codescan.ImplementationSource` (the function's source, the
+    notebook's other definitions and its aliases) or None for the default: `inspect` on a
+    function or class of this process. The trusted grading process sets one that reads the
+    submitted notebook's cells, where `func` is a proxy rather than a function.
+    """
+    global _source_lookup
+    previous, _source_lookup = _source_lookup, lookup
+    return previous
+
+
+def set_flag_sink(sink: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """Send each dynamic lookup that assert_own_implementation finds (getattr with a computed
+    name, eval, importlib...) to `sink(message)`; returns the previous sink.
+
+    None (the default) reports nothing: a test cell must not write to stderr. Dynamic
+    lookups never fail the check; they are for the instructor to look at.
+    """
+    global _flag_sink
+    previous, _flag_sink = _flag_sink, sink
+    return previous
+
+
+def _implementation(func) -> codescan.ImplementationSource:
+    """The source the checks read for `func`: from the lookup hook, else from `inspect`."""
+    if _source_lookup is not None:
+        found = _source_lookup(func)
+        if found is not None:
+            return found
+    try:
+        return codescan.source_of(func)
+    except TypeError:
+        raise AssertionError(
+            f"{func!r} is not a Python function or class defined in this notebook: pass the "
+            f"function itself, e.g. assert_own_implementation(my_function, [...])"
+        ) from None
+    except OSError:
+        raise AssertionError(
+            f"the source of {getattr(func, '__name__', func)} is not available, so it cannot "
+            f"be checked: define it in a notebook cell (not with exec) and run that cell again"
+        ) from None
+
+
+def _parsed(check: Callable, impl: codescan.ImplementationSource):
+    try:
+        return check(impl)
+    except SyntaxError as exc:
+        raise AssertionError(
+            f"the source of {impl.name} is not valid Python ({exc.msg}, line {exc.lineno}): "
+            f"fix it and run its cell again"
+        ) from None
 
 
 def assert_no_loops(func) -> None:
-    """Assert that `func` has no Python loop: no for, while or comprehension."""
-    if not hasattr(func, "__code__"):
-        raise AssertionError(f"{func!r} is not a Python function defined in this notebook")
-    if _has_loop(func.__code__):
+    """Assert that `func` (and the functions nested in it) has no Python loop: no for, while,
+    comprehension or generator expression in its source."""
+    impl = _implementation(func)
+    found = _parsed(codescan.loops, impl)
+    if found:
         raise AssertionError(
-            f"{func.__name__} contains a Python loop (for, while or a comprehension); this "
-            f"exercise asks for whole-array numpy operations (broadcasting, matrix products)"
+            f"{impl.name} contains a Python loop ({', '.join(found[:3])}); this exercise asks "
+            f"for whole-array numpy operations (broadcasting, matrix products)"
         )
 
 
-def _forbidden_uses(func, forbidden: set[str], seen: set[int]) -> set[str]:
-    """Forbidden names used by `func` or by the functions of its own module it calls."""
-    if id(func) in seen:
-        return set()
-    seen.add(id(func))
-    used = _names_used(func.__code__)
-    found = used & forbidden
-    for name in used:
-        value = func.__globals__.get(name)
-        if value is None or value is func:
-            continue
-        # An alias such as `dist = cdist` still carries the library function's name.
-        if getattr(value, "__name__", None) in forbidden and callable(value):
-            found.add(value.__name__)
-        # Helpers the student defined next to the function are inspected as well.
-        if isinstance(value, types.FunctionType) and value.__module__ == func.__module__:
-            found |= _forbidden_uses(value, forbidden, seen)
-    return found
+def _describe(use: codescan.Use, name: str) -> str:
+    """What `use` is, for a student: "calls numpy.linalg.norm (through `np.linalg.norm` in
+    line 3)"; `name` is the checked function."""
+    if use.kind == "attribute":
+        what = f"uses the attribute {use.path}"
+    elif use.kind == "import":
+        what = f"imports {use.path}"
+    elif use.kind == "notebook":
+        what = f"{'calls' if use.called else 'uses'} your notebook function {use.path}"
+    else:
+        what = f"{'calls' if use.called else 'uses'} {use.path}"
+    where = "" if use.function == name else f" of {use.function}"
+    return f"{what} (through `{use.text}` in line {use.line}{where})"
 
 
 def assert_own_implementation(func, forbidden: Iterable[str]) -> None:
-    """Assert that `func` does not call any of the `forbidden` names (library shortcuts).
+    """Assert that `func` does not call any of the `forbidden` library shortcuts.
 
-    Looks at every global, attribute and local name the compiled function uses, including
-    nested functions, aliases of library functions and helper functions defined in the
-    same notebook, so `scipy.spatial.distance.cdist` is caught as `cdist`.
+    Reads the source (statically, never running it): what it calls or reaches through
+    attribute chains, aliases and constant string lookups (getattr, importlib, __import__),
+    in nested functions, lambdas and the notebook helpers it uses; a class is checked with
+    all its methods. Local variable names never count. An entry matches a dotted path or one
+    of its components ("cdist" matches scipy.spatial.distance.cdist, "torch" any torch.x.y),
+    an attribute of a local value ("argsort" or ".argsort" matches x.argsort()) and a
+    notebook function of that name. Dynamic lookups go to the flag sink (set_flag_sink).
     """
-    if not callable(func) or not hasattr(func, "__code__"):
-        raise AssertionError(f"{func!r} is not a Python function defined in this notebook")
-    used = sorted(_forbidden_uses(func, set(forbidden), set()))
-    if used:
+    forbidden = [forbidden] if isinstance(forbidden, str) else list(forbidden)
+    impl = _implementation(func)
+    found = _parsed(codescan.scan, impl)
+    if _flag_sink is not None:
+        for flag in found.flags:
+            _flag_sink(f"{impl.name} (own-implementation check): {flag}")
+    hits = codescan.forbidden_uses(found.uses, forbidden)
+    if hits:
+        parts = [_describe(use, impl.name) for _, use in hits]
+        rename = [use.path for _, use in hits if use.kind == "notebook"]
+        hint = (
+            f" (if {', '.join(rename)} is a helper of your own, give it another name)"
+            if rename
+            else ""
+        )
         raise AssertionError(
-            f"{func.__name__} uses {', '.join(used)}: this exercise asks for your own "
-            f"implementation with numpy; the library version is what the tests compare with"
+            f"{impl.name} {'; it also '.join(parts)}{hint}; this exercise asks for your own "
+            f"implementation (it must not use {', '.join(entry for entry, _ in hits)}): the "
+            f"library version is what the tests compare with"
         )
 
 
@@ -206,16 +260,55 @@ def swapped(namespace: MutableMapping, **functions: Callable) -> Iterator[None]:
         with swapped(globals(), affine_forward=ref_affine_forward):
             check_close(affine_relu_forward(x, w, b)[0], expected, "affine_relu_forward")
 
-    The student's functions are put back afterwards, also when a check fails.
+    The student's functions are put back afterwards, also when a check fails. Where the
+    tests run outside the student's process (grading), `namespace` holds the bridge to the
+    student's kernel under "__cs231n_student__", and the swap happens there too.
     """
     missing = object()
     saved = {name: namespace.get(name, missing) for name in functions}
+    student = namespace.get("__cs231n_student__")
+    tokens = []
     namespace.update(functions)
     try:
+        if student is not None:
+            tokens = [student.swap(name, function) for name, function in functions.items()]
         yield
     finally:
+        for token in reversed(tokens):
+            student.unswap(token)
         for name, value in saved.items():
             if value is missing:
                 namespace.pop(name, None)
             else:
                 namespace[name] = value
+
+
+def forward_backward(func: Callable, args: tuple, dout=None):
+    """Call `func(*args)` and backpropagate `dout` (default: ones, as `output.sum()`) from
+    its output: returns (output, grads), where grads mirrors `args` with each torch tensor
+    replaced by its `.grad` (None where no gradient reached it) and everything else None.
+
+    Where the tests run outside the student's process (grading), `func` is the student's
+    function in the sandboxed kernel: the backward pass runs there and comes back as
+    values, so use this rather than `output.backward()` in a test cell.
+    """
+    remote = getattr(type(func), "_call_backward", None)
+    if remote is not None:
+        reply = func._call_backward(tuple(args), dout)
+        return reply["output"], reply["grads"]
+    import torch
+
+    output = func(*args)
+    if isinstance(output, torch.Tensor) and output.grad_fn is not None:
+        output.backward(torch.ones_like(output) if dout is None else torch.as_tensor(dout))
+    return output, _grads_of(args)
+
+
+def _grads_of(value):
+    if type(value).__module__.startswith("torch") and hasattr(value, "grad"):
+        return value.grad
+    if isinstance(value, (list, tuple)):
+        return [_grads_of(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _grads_of(v) for k, v in value.items()}
+    return None

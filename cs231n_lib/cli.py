@@ -236,6 +236,36 @@ def _print_summary(root: Path, result) -> None:
         print(one_line(result.sandbox_warning), file=sys.stderr)
 
 
+def cmd_similarity(args, extra: list[str]) -> int:
+    """Solution cells close to another student's or to the package's code, side by side."""
+    from cs231n_lib.grading import course, similarity
+
+    root = _root(args)
+    if not 0.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold {args.threshold} must be between 0 and 1")
+    if args.min_tokens < 1:
+        raise UsageError(f"--min-tokens {args.min_tokens} must be at least 1")
+    out = args.out or root / "similarity" / f"{args.assignment}.html"
+    try:
+        report = similarity.similarity_report(
+            root,
+            args.assignment,
+            source=args.source,
+            threshold=args.threshold,
+            min_tokens=args.min_tokens,
+            progress=True,
+        )
+    except course.CourseError as exc:
+        raise UsageError(str(exc)) from None
+    print(similarity.format_table(report))
+    try:
+        similarity.write_html(report, out)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc}") from None
+    print(f"side by side: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cs231n_lib.grading.limits import (
         DEFAULT_LIMITS,
@@ -243,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
         SANDBOX_MODES,
         format_size,
     )
+    from cs231n_lib.grading.similarity import DEFAULT_MIN_TOKENS, DEFAULT_THRESHOLD, SOURCES
 
     parser = argparse.ArgumentParser(
         prog="cs231n", description="Course companion for deep learning in computer vision."
@@ -327,6 +358,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="bubblewrap sandbox: use if available (auto), fail without it, or never",
     )
     grade.set_defaults(func=cmd_grade)
+
+    sim = sub.add_parser(
+        "similarity",
+        help="solution cells close to another student's or the package's code",
+        description="Compare each solution cell of ASSIGNMENT's submissions with every other "
+        "student's (their own code, the release's skeleton removed) and each def or class "
+        "with the package's of the same name, on normalized syntax trees (local names, "
+        "comments, docstrings, spacing and type hints do not count). Lists the pairs at or "
+        "above the threshold and writes them side by side to an HTML page.",
+    )
+    sim.add_argument("assignment")
+    sim.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="report scores at or above this, 0 to 1 (default %(default)s: renamed or "
+        "reformatted copies score 0.95 and more)",
+    )
+    sim.add_argument(
+        "--min-tokens",
+        type=int,
+        default=DEFAULT_MIN_TOKENS,
+        help="skip code shorter than this many normalized tokens (default %(default)s)",
+    )
+    sim.add_argument(
+        "--from",
+        dest="source",
+        choices=SOURCES,
+        default="submitted",
+        help="read the notebooks of submitted/ (default) or autograded/",
+    )
+    sim.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="the HTML page (default: similarity/ASSIGNMENT.html in the course)",
+    )
+    sim.set_defaults(func=cmd_similarity)
     return parser
 
 

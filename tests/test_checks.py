@@ -178,8 +178,13 @@ def distances_numpy(X, Y):
 )
 def test_assert_own_implementation_catches_cdist(func):
     message = message_of(assert_own_implementation, func, ["cdist", "pdist"])
-    assert message.startswith(f"{func.__name__} uses cdist:")
-    assert "pdist" not in message
+    assert message.startswith(f"{func.__name__} calls scipy.spatial.distance.cdist (through `")
+    assert "it must not use cdist)" in message and "pdist" not in message
+
+
+def test_assert_own_implementation_message_names_the_line_and_the_helper():
+    message = message_of(assert_own_implementation, distances_nested, ["cdist"])
+    assert "(through `cdist` in line 3 of distances_nested.inner)" in message
 
 
 def test_assert_own_implementation_passes_numpy_version():
@@ -192,7 +197,10 @@ def test_assert_own_implementation_lists_every_forbidden_name():
     def two(X):
         return np.linalg.norm(cdist(X, X))
 
-    assert "uses cdist, norm:" in message_of(assert_own_implementation, two, ["norm", "cdist"])
+    message = message_of(assert_own_implementation, two, ["norm", "cdist"])
+    assert message.startswith("two calls numpy.linalg.norm (through `np.linalg.norm` in line 2)")
+    assert "; it also calls scipy.spatial.distance.cdist" in message
+    assert "it must not use norm, cdist)" in message
 
 
 def test_assert_own_implementation_rejects_non_functions():
@@ -204,8 +212,108 @@ def test_assert_own_implementation_catches_cdist_in_a_helper():
     def student(X, Y):
         return distances_with_cdist(X, Y)
 
-    with pytest.raises(AssertionError):
-        assert_own_implementation(student, ["cdist"])
+    message = message_of(assert_own_implementation, student, ["cdist"])
+    assert "(through `cdist` in line 2 of distances_with_cdist)" in message
+
+
+def distances_with_forbidden_local_names(grad, backward):
+    """Correct code whose locals are named like library functions (issue 13)."""
+    fold = (grad**2).sum(axis=1)[:, None]
+    softmax = (backward**2).sum(axis=1)[None, :]
+    normalize = fold + softmax - 2 * grad @ backward.T
+    norm = np.maximum(normalize, 0)
+    cdist = np.sqrt(norm)
+    return cdist  # (N, M)
+
+
+def test_assert_own_implementation_ignores_local_names():
+    X, Y = np.arange(6.0).reshape(3, 2), np.ones((2, 2))
+    np.testing.assert_allclose(distances_with_forbidden_local_names(X, Y), cdist(X, Y))
+    forbidden = ["grad", "backward", "fold", "softmax", "normalize", "norm", "cdist"]
+    assert_own_implementation(distances_with_forbidden_local_names, forbidden)
+
+
+def distances_through_strings(X, Y):
+    import importlib
+
+    norm = getattr(np.linalg, "no" + "rm")  # as a cheat would hide it
+    spatial = importlib.import_module("scipy.spatial")
+    return norm(X[:, None] - Y[None], axis=2) + 0 * spatial.distance.cdist(X, Y)
+
+
+def test_assert_own_implementation_follows_string_lookups():
+    message = message_of(assert_own_implementation, distances_through_strings, ["norm", "cdist"])
+    assert "numpy.linalg.norm" in message and "scipy.spatial.distance.cdist" in message
+
+
+class KnnWithCdist:
+    """A class whose second method uses a library shortcut."""
+
+    def fit(self, X):
+        self.X = X
+        return self
+
+    def distances(self, Y):
+        return cdist(Y, self.X)
+
+
+def test_assert_own_implementation_reads_every_method_of_a_class():
+    message = message_of(assert_own_implementation, KnnWithCdist, ["cdist"])
+    assert message.startswith("KnnWithCdist calls scipy.spatial.distance.cdist")
+    assert "of KnnWithCdist.distances)" in message
+    assert_own_implementation(KnnWithCdist, ["norm", "fit"])
+
+
+def test_assert_own_implementation_without_a_source():
+    namespace = {"cdist": cdist}
+    exec("def hidden(X):\n    return cdist(X, X)\n", namespace)
+    with pytest.raises(AssertionError, match="the source of hidden is not available"):
+        assert_own_implementation(namespace["hidden"], ["cdist"])
+
+
+def test_source_lookup_hook_reads_a_proxy_and_none_falls_back():
+    from cs231n_lib.checks import set_source_lookup
+    from cs231n_lib.codescan import ImplementationSource
+
+    proxy = object()  # what the trusted process holds instead of a student's function
+    source = ImplementationSource(
+        "student_distances",
+        "def student_distances(X):\n    return ssd.cdist(X, X)\n",
+        aliases={"ssd": "scipy.spatial.distance"},
+    )
+    previous = set_source_lookup(lambda func: source if func is proxy else None)
+    try:
+        assert "student_distances calls scipy.spatial.distance.cdist" in message_of(
+            assert_own_implementation, proxy, ["cdist"]
+        )
+        assert_no_loops(proxy)
+        assert "distances_with_cdist calls" in message_of(
+            assert_own_implementation, distances_with_cdist, ["cdist"]
+        )
+    finally:
+        assert set_source_lookup(previous) is not None
+    assert "not a Python function" in message_of(assert_own_implementation, proxy, ["cdist"])
+
+
+def distances_looked_up(X, name):
+    return getattr(np.linalg, name)(X)
+
+
+def test_dynamic_lookups_go_to_the_flag_sink_and_never_to_stderr(capsys):
+    from cs231n_lib.checks import set_flag_sink
+
+    assert_own_implementation(distances_looked_up, ["cdist"])  # a flag is no failure
+    assert capsys.readouterr() == ("", "")
+    flags = []
+    previous = set_flag_sink(flags.append)
+    try:
+        assert_own_implementation(distances_looked_up, ["cdist"])
+    finally:
+        set_flag_sink(previous)
+    assert flags == [
+        "distances_looked_up (own-implementation check): distances_looked_up, line 2: getattr "
+        "with a computed name (`getattr(np.linalg, name)`)"
+    ]
 
 
 # --- assert_no_loops ---------------------------------------------------------------------
@@ -237,10 +345,37 @@ def test_assert_no_loops_passes_vectorized_code():
     assert_no_loops(_vectorized)
 
 
-@pytest.mark.parametrize("func", [_with_for, _with_while, _with_comprehension])
+def _with_nested_generator(x):
+    def inner(rows):
+        return sum(row.sum() for row in rows)
+
+    return inner(x)
+
+
+def _with_loop_in_lambda(x):
+    return (lambda rows: {i: r for i, r in enumerate(rows)})(x)
+
+
+@pytest.mark.parametrize(
+    "func",
+    [_with_for, _with_while, _with_comprehension, _with_nested_generator, _with_loop_in_lambda],
+)
 def test_assert_no_loops_catches_every_kind_of_loop(func):
     with pytest.raises(AssertionError, match=f"{func.__name__} contains a Python loop"):
         assert_no_loops(func)
+
+
+def test_assert_no_loops_names_the_loop_and_its_line():
+    message = message_of(assert_no_loops, _with_for)
+    assert message.startswith("_with_for contains a Python loop (a `for` loop in line 3);")
+
+
+def test_assert_no_loops_passes_names_that_sound_like_loops():
+    def loopless(for_each, while_true):
+        iterate = for_each + while_true
+        return iterate.sum()
+
+    assert_no_loops(loopless)
 
 
 def test_checks_accept_tensors_that_require_grad():

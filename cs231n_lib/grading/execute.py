@@ -3,6 +3,10 @@
 
 What it adds to nbgrader's execution:
 
+- test cells never run in the student's kernel: they run in this (the grader's) process,
+  which reaches the student's functions and objects over a bridge that carries plain data
+  only (trusted.py, wire.py); the kernel runs every other cell. A test cell's outputs and
+  its verdict (`trusted.RECORDS`) are made here, not by student code;
 - the kernel starts through `sandbox.kernel_command` (bwrap, resource limits, scrubbed
   environment) and talks to the grader over Unix sockets in its own folder, because a
   sandboxed kernel has no network, not even loopback;
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 from pathlib import Path
 from time import monotonic
@@ -32,9 +37,9 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, List, Unicode
+from traitlets import Bool, Dict, Integer, List, Unicode
 
-from cs231n_lib.grading import sandbox
+from cs231n_lib.grading import sandbox, trusted
 from cs231n_lib.grading.escape import cap_text
 from cs231n_lib.grading.limits import (
     DEFAULT_LIMITS,
@@ -45,18 +50,28 @@ from cs231n_lib.grading.limits import (
 
 NOT_RUN = "NotRun"  # ename of the error put in cells that never ran
 KERNEL_DIED = "KernelDied"  # ename of the error in the cell where the kernel stopped
+BRIDGE_SOCKET = "bridge"  # in the kernel's folder, removed once the kernel has connected
+BRIDGE_CONNECT_SECONDS = 30  # for the kernel to connect to the bridge once it is ready
 
 
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager that starts the kernel under `command_prefix` and with `kernel_env`."""
 
     command_prefix = List(Unicode())  # the sandbox command; `-- kernel command` follows
+    bridge_path = Unicode("")  # the bridge socket: the kernel starts as student_kernel
     kernel_env = List(Unicode())  # "KEY=value" items: the kernel's whole environment
     # "message" under bwrap: the kernel is in a session of its own (see sandbox.IGNORE_SIGINT)
     interrupt_mode = Unicode("signal")
 
     def format_kernel_cmd(self, extra_arguments=None):
-        return [*self.command_prefix, *super().format_kernel_cmd(extra_arguments)]
+        command = super().format_kernel_cmd(extra_arguments)
+        if self.bridge_path:
+            if "ipykernel_launcher" not in command:
+                raise RuntimeError(f"not a Python kernel command: {command}")
+            at = command.index("ipykernel_launcher")
+            kernel = ["cs231n_lib.grading.student_kernel", "--bridge", self.bridge_path]
+            command[at : at + 1] = kernel
+        return [*self.command_prefix, *command]
 
     @property
     def kernel_spec(self):
@@ -92,6 +107,12 @@ class GuardedExecute(Execute):
     bwrap = Unicode("", help="path of bwrap; empty: no sandbox").tag(config=True)
     work_dir = Unicode(help="the kernel's working folder (the student's files)").tag(config=True)
     kernel_dir = Unicode(help="folder for the connection file and sockets").tag(config=True)
+    package_dirs = Dict(
+        help="notebook name -> the package copy its kernel imports (withhold.py)"
+    ).tag(config=True)
+    trusted_tests = Bool(
+        True, help="run test cells in this process, not in the student's kernel"
+    ).tag(config=True)
 
     def __init__(self, **kw):
         kw.setdefault("kernel_manager_class", SandboxedKernelManager)
@@ -110,9 +131,11 @@ class GuardedExecute(Execute):
     def create_kernel_manager(self):
         kernel_dir = Path(self.kernel_dir)
         kernel_dir.mkdir(parents=True, exist_ok=True)
+        package = self.package_dirs.get(getattr(self, "_notebook_name", ""))
         prefix, env = sandbox.kernel_command(
-            [], self.limits, Path(self.work_dir), kernel_dir, self.bwrap
-        )
+            [], self.limits, Path(self.work_dir), kernel_dir, self.bwrap,
+            package_dir=Path(package) if package else None,
+        )  # fmt: skip
         self.km = self.kernel_manager_class(
             kernel_name=self.kernel_name or "python3",
             config=self.config,
@@ -120,6 +143,7 @@ class GuardedExecute(Execute):
             ip=str(kernel_dir / "ipc"),
             connection_file=str(kernel_dir / "kernel.json"),
             command_prefix=prefix,
+            bridge_path=str(kernel_dir / BRIDGE_SOCKET) if self.trusted_tests else "",
             kernel_env=[f"{k}={v}" for k, v in env.items()],
             interrupt_mode="message" if self.bwrap else "signal",
         )
@@ -128,12 +152,43 @@ class GuardedExecute(Execute):
     async def async_start_new_kernel(self, **kwargs):
         kwargs["cwd"] = self.work_dir
         kwargs["env"] = dict(item.split("=", 1) for item in self.km.kernel_env)
-        await super().async_start_new_kernel(**kwargs)
+        listener = self._listen() if self.trusted_tests else None
+        try:
+            await super().async_start_new_kernel(**kwargs)
+            if listener is not None:
+                self._connect(listener)
+        finally:
+            if listener is not None:
+                listener.close()
+                Path(self.km.bridge_path).unlink(missing_ok=True)
+
+    def _listen(self) -> socket.socket:
+        path = Path(self.km.bridge_path)
+        path.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        os.chmod(path, 0o666)  # the kernel's uid inside bwrap is not the grader's
+        listener.listen(1)
+        return listener
+
+    def _connect(self, listener: socket.socket) -> None:
+        """Accept the kernel's one connection (made before any student code ran) and set
+        up the tests' side of the bridge."""
+        listener.settimeout(BRIDGE_CONNECT_SECONDS)
+        try:
+            sock, _ = listener.accept()
+        except TimeoutError:
+            raise RuntimeError("the kernel did not connect to the grader's bridge") from None
+        name = self._notebook_name or "notebook"
+        self.runner = trusted.TestRunner(trusted.Bridge(sock), self.nb.cells, name)
+        self.runner.interrupt = self._interrupt
 
     # nbclient's sync wrapper is bound to its own coroutine, not to this override.
     start_new_kernel = run_sync(async_start_new_kernel)
 
     def preprocess(self, nb: NotebookNode, resources, km=None):
+        self.runner: trusted.TestRunner | None = None
+        self._notebook_name = str((resources or {}).get("unique_key") or "notebook")
         self.stopped = ""  # why the remaining cells do not run
         self.kill_reason = ""
         self._output_bytes: dict[int, int] = {}
@@ -155,6 +210,10 @@ class GuardedExecute(Execute):
             watchdog.cancel()
             self._done.set()
             usage.join()
+            if self.runner is not None:
+                trusted.RECORDS[self._notebook_name] = dict(self.runner.record)
+                trusted.FLAGS[self._notebook_name] = list(self.runner.flags)
+                self.runner.bridge.peer.close()
 
     async def _async_cleanup_kernel(self):
         process = self._root_process()
@@ -198,14 +257,20 @@ class GuardedExecute(Execute):
             cell.outputs = [_error(NOT_RUN, f"this cell did not run: {self.stopped}")]
             cell.execution_count = None
             return cell, resources
+        runner = self.runner
         try:
-            return super().preprocess_cell(cell, resources, index)
-        except DeadKernelError:
+            if runner is not None and index in runner.plan.tests:
+                return self._run_test(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if runner is not None and index in runner.plan.shared:
+                runner.run_shared(cell, index, self._cell_seconds())
+            return cell, resources
+        except (DeadKernelError, trusted.KernelGone):
             self.stopped = self.kill_reason or (
                 f"the kernel died in {_describe(cell, index)} (os._exit, a crash, or more "
                 f"than {_mib(self.memory_limit)} of memory)"
             )
-        except CellTimeoutError:
+        except (CellTimeoutError, trusted.CellTimeout):
             self._kill_kernel()
             self.stopped = (
                 f"{_describe(cell, index)} ran longer than {self.timeout} s and did not stop "
@@ -213,6 +278,30 @@ class GuardedExecute(Execute):
             )
         cell.outputs = [*cell.get("outputs", []), _error(KERNEL_DIED, self.stopped)]
         return cell, resources
+
+    def _run_test(self, cell, resources, index):
+        """A test cell, run here: its outputs and verdict are this process's."""
+        cell.outputs = []
+        cell.execution_count = None
+        cell.outputs = self.runner.run_test(cell, index, self._cell_seconds())
+        for output in cell.outputs:  # the same output cap as the kernel's
+            if output.output_type == "stream":
+                output.text = cap_text(output.text, self.max_output)
+            elif output.output_type == "error":
+                output.evalue = cap_text(output.evalue, self.max_output)
+                output.traceback = [cap_text("".join(output.traceback), self.max_output)]
+        return cell, resources
+
+    def _interrupt(self) -> bool:
+        """Interrupt the kernel (a student function a test called runs too long)."""
+        try:
+            run_sync(self.km.interrupt_kernel)()
+            return True
+        except Exception:  # noqa: BLE001  a kernel that cannot be interrupted is killed
+            return False
+
+    def _cell_seconds(self) -> float:
+        return max(min(self.timeout, self._deadline - monotonic()), 1)
 
     def output(self, outs, msg, display_id, cell_index):
         """Keep at most `max_output` bytes of stream and display output per cell, and of

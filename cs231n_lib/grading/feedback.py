@@ -165,11 +165,14 @@ def _results_table(cells: list[dict]) -> str:
 
 
 def feedback_preprocessors() -> list:
-    """GenerateFeedback's preprocessors: nbgrader's, with the two above before the CSS."""
+    """GenerateFeedback's preprocessors: nbgrader's (GetGrades, then the CSS last), with
+    the two above and the sanitizer (`sanitize.SanitizeNotebook`) between them."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 
-    return [GetGrades, HideHiddenTests, GradingSummary, CSSHTMLHeaderPreprocessor]
+    from cs231n_lib.grading.sanitize import SanitizeNotebook
+
+    return [GetGrades, HideHiddenTests, SanitizeNotebook, GradingSummary, CSSHTMLHeaderPreprocessor]
 
 
 def missing_notebook_html(notebook: str, cells: list[dict], notes: list[str]) -> str:

@@ -146,11 +146,19 @@ def _system_binds() -> list[str]:
     return args
 
 
-def _python_binds() -> list[str]:
+def _package_path() -> str:
+    """Where the course package's files are (an editable install: in the course folder)."""
+    import cs231n_lib
+
+    return str(Path(cs231n_lib.__file__).resolve().parent)
+
+
+def _python_binds(package_dir: Path | None = None) -> list[str]:
     """Read-only views of this Python: the venv, its base installation, the course
     package (an editable install points into the course folder: bind only the package,
-    never the folder, which holds solutions/) and the data directory."""
-    import cs231n_lib
+    never the folder, which holds solutions/) and the data directory. `package_dir`, a
+    copy of the package (`withhold.withheld_package`), is bound over the package's path
+    after everything else, so that the kernel sees only the copy there."""
     from cs231n_lib.config import COURSE_ROOT, data_dir
 
     paths = [
@@ -159,7 +167,7 @@ def _python_binds() -> list[str]:
         sys.exec_prefix,
         str(Path(sys.executable).resolve().parent),
     ]
-    paths.append(str(Path(cs231n_lib.__file__).resolve().parent))
+    paths.append(_package_path())
     if data_dir().is_dir():
         paths.append(str(data_dir()))
     user_site = site.getusersitepackages()
@@ -180,14 +188,30 @@ def _python_binds() -> list[str]:
     for path in {sys.prefix, sys.base_prefix}:
         if os.path.realpath(path) != path and not path.startswith("/usr/"):
             args += ["--symlink", os.path.realpath(path), path]
+    if package_dir is not None:
+        args += ["--ro-bind", str(Path(package_dir).resolve()), _package_path()]
     return args
 
 
-def bwrap_arguments(work_dir: Path, kernel_dir: Path, env: dict[str, str]) -> list[str]:
+def _check_package_dir(package_dir: Path) -> Path:
+    """`package_dir` if it is a copy of the course package, else ValueError."""
+    package_dir = Path(package_dir)
+    if package_dir.name != "cs231n_lib" or not (package_dir / "__init__.py").is_file():
+        raise ValueError(
+            f"package_dir must be a copy of the cs231n_lib package (a folder named cs231n_lib "
+            f"with __init__.py), such as withhold.withheld_package returns; got {package_dir}"
+        )
+    return package_dir
+
+
+def bwrap_arguments(
+    work_dir: Path, kernel_dir: Path, env: dict[str, str], package_dir: Path | None = None
+) -> list[str]:
     """bwrap's options for one kernel: namespaces, no capabilities, an unprivileged uid,
     read-only system and Python, a size-capped /submission into which LIMITS_LAUNCHER
     copies the submission's files, the kernel's connection folder read-write at its own
-    path (the grader connects to its sockets there)."""
+    path (the grader connects to its sockets there). With `package_dir`, that copy of
+    the package is what the kernel finds at the package's path."""
     args = ["--unshare-all", "--die-with-parent", "--clearenv", "--new-session"]
     args += _unprivileged()
     args += _system_binds()
@@ -196,7 +220,7 @@ def bwrap_arguments(work_dir: Path, kernel_dir: Path, env: dict[str, str]) -> li
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", str(SANDBOX_SHM_SIZE), "--tmpfs", "/dev/shm"]
     args += ["--size", str(SANDBOX_TMP_SIZE), "--tmpfs", "/tmp"]
-    args += _python_binds()
+    args += _python_binds(package_dir)
     args += ["--bind", str(kernel_dir), str(kernel_dir)]
     args += ["--size", str(submission_size(work_dir)), "--tmpfs", SUBMISSION_DIR]
     args += ["--ro-bind", str(work_dir), SUBMISSION_SOURCE, "--chdir", SUBMISSION_DIR]
@@ -255,11 +279,23 @@ def kernel_command(
     work_dir: Path,
     kernel_dir: Path,
     bwrap: str = "",
+    package_dir: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that start `command` (a kernel) sandboxed by
-    bwrap (or only limited and supervised, when `bwrap` is "")."""
+    bwrap (or only limited and supervised, when `bwrap` is "").
+
+    `package_dir`: a copy of the package to import instead of the real one (the graded
+    notebook's exercises withheld, `withhold.withheld_package`). Under bwrap it is bound
+    read-only over the package's path: the kernel has no way to the real files. Without
+    bwrap, its parent only comes first on PYTHONPATH: best effort, which does not hold
+    against a hostile student, who can read the real package from the course folder.
+    """
     home = "/tmp" if bwrap else str(kernel_dir / "home")
     env = kernel_env(home)
+    if package_dir is not None:
+        package_dir = _check_package_dir(package_dir)
+        if not bwrap:
+            env["PYTHONPATH"] = str(package_dir.resolve().parent)
     # RLIMIT_NPROC counts every process of the uid outside a user namespace: set it only
     # in the sandbox, where it counts the submission's own.
     processes = SANDBOX_MAX_PROCESSES if bwrap else 0
@@ -272,7 +308,8 @@ def kernel_command(
     if not bwrap:
         Path(home).mkdir(parents=True, exist_ok=True)
         return launcher + command, env
-    sandboxed = [*IGNORE_SIGINT, bwrap, *bwrap_arguments(work_dir, kernel_dir, env), "--"]
+    options = bwrap_arguments(work_dir, kernel_dir, env, package_dir)
+    sandboxed = [*IGNORE_SIGINT, bwrap, *options, "--"]
     return sandboxed + launcher + command, env
 
 

@@ -212,9 +212,17 @@ def make_bundle(
         Path(f).relative_to(source).as_posix(): Path(f).read_bytes()
         for f in find_all_files(str(source), ignore)
     }
+    from cs231n_lib.grading import withhold
+
+    withheld = {
+        name: (sorted(withhold.exercises(source / name)), withhold.notebook_label(source / name))
+        for name in notebooks
+        if (source / name).is_file()
+    }
     return AssignmentBundle(
         assignment=assignment,
         course_id=api.coursedir.course_id or "course",
+        withheld=withheld,
         gradebook=template_bytes,
         release=notebooks,
         source_files=source_files,

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from cs231n_lib.grading import sandbox
+from cs231n_lib.grading import sandbox, trusted
 from cs231n_lib.grading.course import quiet_warnings
 from cs231n_lib.grading.escape import cap_text
 from cs231n_lib.grading.feedback import SIDECAR, feedback_preprocessors, missing_notebook_html
@@ -34,6 +34,7 @@ from cs231n_lib.grading.intake import Submission
 from cs231n_lib.grading.limits import DEFAULT_SANDBOX_MODE, Limits
 from cs231n_lib.grading.notebooks import NotebookError, grade_id, nbgrader_metadata, read_notebook
 from cs231n_lib.grading.results import CellResult, SubmissionResult
+from cs231n_lib.grading.sanitize import exporter_config, sanitize_files
 
 
 @dataclass
@@ -48,6 +49,9 @@ class AssignmentBundle:
     limits: Limits
     sandbox_mode: str = DEFAULT_SANDBOX_MODE
     kernel_arguments: list[str] = field(default_factory=list)  # Execute.extra_arguments
+    # notebook file name -> (names of its exercises, its label): what the student's kernel
+    # gets no package version of while that notebook is graded (withhold.py).
+    withheld: dict[str, tuple[list[str], str]] = field(default_factory=dict)
     # The grading machine's sandbox, found once by the command for its local workers;
     # None where tasks run elsewhere (Dask): each worker process then probes its own.
     sandbox_info: sandbox.SandboxInfo | None = None
@@ -109,10 +113,12 @@ def _grade_in(scratch, submission, bundle, manual_grades, info, result) -> None:
     api = _api(course, db_url, bundle, work, scratch / "k", info)
     runnable = len(unrunnable) < len(bundle.release)
     if runnable:
+        trusted.RECORDS.clear()
         outcome = api.autograde(assignment, student, force=True, create=True)
         if not outcome["success"]:
             result.error = _failure(outcome, scratch / "k" / "kernel.log")
             return
+        _apply_trusted_record(db_url, assignment, student, bundle.release, unrunnable)
     _zero_unrunnable(db_url, assignment, student, [Path(n).stem for n in unrunnable])
     _apply_manual_grades(db_url, assignment, student, manual_grades)
 
@@ -121,12 +127,14 @@ def _grade_in(scratch, submission, bundle, manual_grades, info, result) -> None:
     autograded.mkdir(parents=True, exist_ok=True)
     cells = _read_cells(db_url, assignment, student, bundle.release, autograded)
     notes += _kernel_deaths(autograded, bundle.release)
+    for name, data in originals.items():
+        (autograded / name).write_bytes(data)
+    # What the formgrader renders and feedback is made from: no live student content.
+    notes += sanitize_files(autograded, bundle.release)
     _record(result, db_url, assignment, student, cells, notes)
     sidecar = {"student": student, "assignment": assignment, "sandboxed": info.active}
     sidecar |= {"notes": notes, "cells": [_cell_json(c) for c in cells]}
     (autograded / SIDECAR).write_text(json.dumps(sidecar, indent=1))
-    for name, data in originals.items():
-        (autograded / name).write_bytes(data)
 
     # 4. Feedback: nbgrader's, without hidden tests; a short page for unrun notebooks.
     if runnable:
@@ -332,6 +340,7 @@ def _restored_position(released_cells, index: int, present: list) -> int:
 
 
 def _api(course: Path, db_url: str, bundle: AssignmentBundle, work: Path, kernel: Path, info):
+    from nbconvert.exporters import NotebookExporter
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -372,11 +381,29 @@ def _api(course: Path, db_url: str, bundle: AssignmentBundle, work: Path, kernel
     config.GuardedExecute.bwrap = info.bwrap
     config.GuardedExecute.work_dir = str(work)
     config.GuardedExecute.kernel_dir = str(kernel)
+    config.GuardedExecute.package_dirs = _withheld_packages(bundle)
+    # The course's nbgrader_config.py makes nbgrader's own autograde refuse (guard.py); this
+    # one is the sandboxed pipeline above, so it gets nbgrader's exporter back, explicitly.
+    config.Autograde.exporter_class = NotebookExporter
     config.GenerateFeedback.preprocessors = feedback_preprocessors()
+    config.merge(exporter_config())  # feedback pages render sanitized notebooks only
     config.HideHiddenTests.released = {
         Path(name).stem: _released_sources(data) for name, data in bundle.release.items()
     }
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def _withheld_packages(bundle: AssignmentBundle) -> dict[str, str]:
+    """notebook name -> the package copy its kernel imports (its exercises withheld),
+    built once per machine and package version in a cache under the temporary folder."""
+    from cs231n_lib.grading import withhold
+
+    cache = Path(tempfile.gettempdir()) / f"cs231n-withheld-{os.getuid()}"
+    cache.mkdir(mode=0o755, exist_ok=True)
+    return {
+        Path(name).stem: str(withhold.cached_withheld_package(set(names), label, cache))
+        for name, (names, label) in bundle.withheld.items()
+    }
 
 
 def _released_sources(data: bytes) -> dict[str, str]:
@@ -394,6 +421,26 @@ def _failure(outcome: dict, kernel_log: Path | None) -> str:
         if tail:
             message += f" (kernel log: {' | '.join(tail)})"
     return f"nbgrader failed: {message}"
+
+
+def _apply_trusted_record(db_url, assignment, student, release, unrunnable) -> None:
+    """Every autograded test cell's score from the trusted process's record of it (see
+    trusted.RECORDS): its points if it passed there, else 0; never from its outputs."""
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gradebook:
+        for name, data in release.items():
+            if name in unrunnable:
+                continue
+            notebook = Path(name).stem
+            record = trusted.RECORDS.pop(notebook, {})
+            for cell in nbformat.reads(data, as_version=4).cells:
+                if not trusted.is_test_cell(cell):
+                    continue
+                grade = gradebook.find_grade(grade_id(cell), notebook, assignment, student)
+                grade.auto_score = grade.max_score if record.get(grade_id(cell)) else 0
+        gradebook.db.commit()
 
 
 def _zero_unrunnable(db_url: str, assignment: str, student: str, notebooks: list[str]) -> None:
