@@ -25,6 +25,7 @@ TOP_LEVEL_MODULES = {
     "augmentation",
     "checks",
     "cli",
+    "codescan",
     "config",
     "gradcheck",
     "optim",

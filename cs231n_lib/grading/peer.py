@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 from cs231n_lib.grading import wire
 
-MAX_ERROR_TEXT = 4000  # characters of an error message or traceback that cross
+MAX_ERROR_TEXT = 16 * 2**20  # characters of an error message or traceback that cross (the
+# grader then cuts them to Limits.max_output, with a note of the whole size)
 
 
 class RemoteError(Exception):

@@ -293,7 +293,7 @@ class TrustedRef:
         return f"<a function of the test, number {self._number}>"
 
 
-MAX_CALL_OUTPUT = 100_000  # characters of stdout and of stderr a call sends back
+MAX_CALL_OUTPUT = 2 * 2**20  # characters of stdout and of stderr a call sends back
 
 
 @contextlib.contextmanager

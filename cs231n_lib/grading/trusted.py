@@ -69,9 +69,8 @@ def _exception_class(type_name: str) -> type:
 
 
 def student_error(exc: RemoteError) -> StudentCodeError:
-    error = _exception_class(exc.type_name if exc.type_name.isidentifier() else "Error")(
-        exc.message
-    )
+    # The student's own name for it, whatever it is (the CSVs and terminal escape it).
+    error = _exception_class(exc.type_name[:100] or "Error")(exc.message)
     error.traceback_text = exc.traceback_text
     return error
 
