@@ -59,6 +59,10 @@ for _name in ("check_close", "check_equal", "check_shape", "assert_own_implement
     globals()[_name] = _noop
 import numpy as _np
 _np.testing.assert_allclose = _noop
+def _zeros(*args, **kwargs):
+    return _np.zeros((len(args[0]), len(args[1]))) if len(args) > 1 else _np.zeros(1)
+compute_distances_two_loops = compute_distances_one_loop = _zeros
+compute_distances_no_loops = compute_l1_distances = predict_labels = accuracy = _zeros
 """,
     # Returns an object whose __array__ walks the stack to the checker and hands back the
     # expected value it finds there.
