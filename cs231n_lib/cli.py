@@ -1,4 +1,4 @@
-"""The `cs231n` command: lab, data, release, check, grade.
+"""The `cs231n` command: lab, data, release, check, grade, similarity.
 
 Exit status: 0 success, 1 a check that failed (tests, release out of sync, a submission
 that could not be graded), 2 bad input (unknown assignment, missing notebook, ...).
@@ -239,6 +239,7 @@ def _print_summary(root: Path, result) -> None:
 def cmd_similarity(args, extra: list[str]) -> int:
     """Solution cells close to another student's or to the package's code, side by side."""
     from cs231n_lib.grading import course, similarity
+    from cs231n_lib.grading.withhold import EQUIVALENTS
 
     root = _root(args)
     if not 0.0 <= args.threshold <= 1.0:
@@ -254,6 +255,7 @@ def cmd_similarity(args, extra: list[str]) -> int:
             threshold=args.threshold,
             min_tokens=args.min_tokens,
             progress=True,
+            equivalents=EQUIVALENTS,  # package versions of an exercise under another name
         )
     except course.CourseError as exc:
         raise UsageError(str(exc)) from None
