@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # nbgrader runs `alembic` from PATH when it makes a gradebook.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup lab test lint release grade clean
+.PHONY: setup lab test lint release grade screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lab: setup
-	$(BIN)/cs231n lab
+	$(BIN)/cs231n lab $(if $(PORT),--port $(PORT))
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax --nbval-cell-timeout=600
@@ -33,6 +33,10 @@ release: setup
 grade: setup
 	@test -n "$(ASSIGNMENT)" || (echo "usage: make grade ASSIGNMENT=01_knn" >&2; exit 2)
 	$(BIN)/cs231n grade $(ASSIGNMENT)
+
+# The README's pictures: the browser tests save them into docs/ (commit them).
+screenshots: setup
+	CS231N_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest -q -rs -p no:cacheprovider tests/test_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,6 +1,6 @@
 """nbgrader configuration: the repository root is the course directory."""
 
-from cs231n_lib.grading.feedback import feedback_preprocessors
+from cs231n_lib.grading.feedback import LocalMathJax, feedback_preprocessors, offline_config
 from cs231n_lib.grading.guard import RefuseAutograde
 from cs231n_lib.grading.limits import DEFAULT_LIMITS
 from cs231n_lib.grading.sanitize import exporter_config
@@ -34,5 +34,9 @@ c.Autograde.exporter_class = RefuseAutograde
 # student outputs and markdown sanitized. Every HTML page of a notebook (feedback, the
 # formgrader's view of a submission) sanitizes it first and renders no JavaScript,
 # widget or unsanitized HTML output (grading/sanitize.py).
-c.GenerateFeedback.preprocessors = feedback_preprocessors()
+c.GenerateFeedback.preprocessors = [*feedback_preprocessors(), LocalMathJax]
 c.merge(exporter_config())
+# Offline: feedback pages load MathJax from feedback/.mathjax (copied there when feedback is made
+# by nbgrader here: `LocalMathJax` above), the formgrader from the Jupyter server
+# (jupyter-server-mathjax), never from a CDN.
+c.merge(offline_config())

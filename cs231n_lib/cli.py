@@ -26,13 +26,19 @@ class UsageError(Exception):
     """Bad input: reported as one line, exit status 2."""
 
 
-def _root(args) -> Path:
-    from cs231n_lib.grading.course import CourseError, find_course_root
+def _root(args, instructor: str | None = None) -> Path:
+    """The course: --course (checked in `main`), else the one the current directory is
+    in; never another. `instructor` names a command that needs solutions/, which a
+    student edition lacks."""
+    from cs231n_lib.grading.course import CourseError, find_course_root, require_solutions
 
     try:
-        return find_course_root(args.course)
+        root = args.course if args.course is not None else find_course_root()
+        if instructor is not None:
+            require_solutions(root, instructor)
     except CourseError as exc:
         raise UsageError(str(exc)) from None
+    return root
 
 
 def cmd_lab(args, extra: list[str]) -> int:
@@ -42,11 +48,32 @@ def cmd_lab(args, extra: list[str]) -> int:
     if not folder.is_dir():
         raise UsageError(f"{folder} does not exist; run `cs231n release` first")
     command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={folder}"]
+    # The lab's own Jupyter config, written under the course (git-ignored), first on the
+    # config path: no news check; nbgrader's exchange lists (assignment list, course list)
+    # off, as the course uses no exchange; set c.Exchange.root in nbgrader_config.py to
+    # keep them. The formgrader and create assignment stay on.
+    import json
+
+    config_dir = root / ".jupyter_lab"
+    course_config = root / "nbgrader_config.py"
+    lists_on = course_config.is_file() and "c.Exchange.root" in course_config.read_text()
+    server_lists = {
+        f"nbgrader.server_extensions.{n}": lists_on for n in ("assignment_list", "course_list")
+    }
+    lab_lists = {f"@jupyter/nbgrader:{n}": not lists_on for n in ("assignment-list", "course-list")}
+    server = {"LabApp": {"news_url": None}, "ServerApp": {"jpserver_extensions": server_lists}}
+    page = {"disabledExtensions": lab_lists}
+    (config_dir / "labconfig").mkdir(parents=True, exist_ok=True)
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps(server, indent=1))
+    (config_dir / "labconfig" / "page_config.json").write_text(json.dumps(page, indent=1))
+    paths = [str(config_dir), os.environ.get("JUPYTER_CONFIG_PATH", "")]
+    os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in paths if p)
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
         # Containers and CI machines often run as root, which Jupyter refuses by default.
         print("cs231n lab: running as root, passing --allow-root to JupyterLab", flush=True)
         command.append("--allow-root")
     command += extra
+    os.chdir(root)  # nbgrader's extensions read the course's nbgrader_config.py from cwd
     os.execv(sys.executable, command)
     return 0  # not reached
 
@@ -82,7 +109,20 @@ def cmd_release(args, extra: list[str]) -> int:
     """Generate assignments/ from solutions/, or check that it is in sync."""
     from cs231n_lib.grading import course
 
-    root = _root(args)
+    root = _root(args, "release")
+    if args.student_edition is not None:
+        from cs231n_lib.grading import edition
+
+        if args.check or args.assignments:
+            raise UsageError("--student-edition takes --upto ASSIGNMENT, not --check or names")
+        try:
+            summary = edition.write_student_edition(root, args.student_edition, upto=args.upto)
+        except (edition.EditionError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+        print(edition.format_summary(summary))
+        return 0
+    if args.upto is not None:
+        raise UsageError("--upto ASSIGNMENT goes with --student-edition DIR")
     names = args.assignments or course.list_assignments(root)
     for name in names:
         try:
@@ -130,10 +170,10 @@ def cmd_check(args, extra: list[str]) -> int:
 
 def cmd_grade(args, extra: list[str]) -> int:
     """Autograde a class in parallel and sandboxed; feedback, grades.csv, per-cell CSVs."""
+    root = _root(args, "grade")  # first: a student edition has no grader to import
     from cs231n_lib.grading import course, intake, sandbox, scale
     from cs231n_lib.grading.limits import parse_size
 
-    root = _root(args)
     course.quiet_warnings()
     os.environ["CS231N_FAST"] = "1"  # autograding runs in fast mode, as the tests do
     for option, value in [
@@ -173,10 +213,14 @@ def cmd_grade(args, extra: list[str]) -> int:
             sandbox_mode=args.sandbox,
             import_from=args.import_from,
             id_pattern=args.id_pattern or intake.ID_PATTERN,
-            progress=lambda report: print(_report_line(report), flush=True),
         )
     except course.CourseError as exc:
         raise UsageError(str(exc)) from None
+    from cs231n_lib.grading.feedback import ensure_mathjax
+
+    ensure_mathjax(root / "feedback")  # the feedback pages' formulas, offline
+    for report in sorted(result.reports, key=lambda r: r.student):
+        print(_report_line(report))
     _print_summary(root, result)
     return EXIT_FAILED if result.failed or result.problems else 0
 
@@ -186,12 +230,14 @@ def _given(value, default):
 
 
 def _report_line(report) -> str:
-    """One student's result: score, failed tests with their first message, and notes;
-    what the submission wrote is escaped (`one_line`)."""
+    """One student's result: score, points still to grade by hand, failed tests with
+    their first message, and notes; what the submission wrote is escaped (`one_line`)."""
     student = one_line(report.student)
     if not report.success:
         return f"  {student}: NOT GRADED: {one_line(report.error)}"
     line = f"  {student}: {report.score:g}/{report.max_score:g}"
+    if report.pending_score:
+        line += f" (+ {report.pending_score:g} to grade by hand)"
     failed = [c for c in report.cells if c.status in {"failed", "partial"}]
     not_run = [c for c in report.cells if c.status == "not run"]
     if failed:
@@ -212,6 +258,8 @@ def _short(text: str, width: int = 60) -> str:
 
 
 def _print_summary(root: Path, result) -> None:
+    from cs231n_lib.grading.course import PENDING_COLUMN
+
     graded = len(result.reports) - len(result.failed)
     rate = 60 * graded / result.seconds if result.seconds else 0.0
     print(
@@ -219,6 +267,14 @@ def _print_summary(root: Path, result) -> None:
         f"({rate:.1f} per minute); grades in {root / 'grades.csv'} and grades_by_cell.csv, "
         f"feedback in {root / 'feedback'}"
     )
+    pending = [r for r in result.reports if r.success and r.pending_score]
+    if pending:
+        points = sum(r.pending_score for r in pending)
+        print(
+            f"to grade by hand: {points:g} point(s) in {len(pending)} submission(s), not in "
+            f"the scores above (grades.csv: column {PENDING_COLUMN}); nbgrader's formgrader "
+            f"lists them under Manual Grading"
+        )
     hardest = [h for h in result.hardest if h["failed"]][:5]
     if hardest:
         print("tests the class fails most:")
@@ -238,10 +294,10 @@ def _print_summary(root: Path, result) -> None:
 
 def cmd_similarity(args, extra: list[str]) -> int:
     """Solution cells close to another student's or to the package's code, side by side."""
+    root = _root(args, "similarity")  # first: a student edition has no withhold module
     from cs231n_lib.grading import course, similarity
     from cs231n_lib.grading.withhold import EQUIVALENTS
 
-    root = _root(args)
     if not 0.0 <= args.threshold <= 1.0:
         raise UsageError(f"--threshold {args.threshold} must be between 0 and 1")
     if args.min_tokens < 1:
@@ -268,6 +324,27 @@ def cmd_similarity(args, extra: list[str]) -> int:
     return 0
 
 
+def _checked_course(folder: Path) -> Path:
+    """--course: `folder` resolved if it is a course, else UsageError saying what it lacks."""
+    from cs231n_lib.grading.course import CourseError, check_course
+
+    try:
+        return check_course(folder)
+    except CourseError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    """--port: a TCP port number, 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cs231n_lib.grading.limits import (
         DEFAULT_LIMITS,
@@ -281,11 +358,29 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cs231n", description="Course companion for deep learning in computer vision."
     )
     parser.add_argument(
-        "--course", type=Path, default=None, help="course directory (default: found from cwd)"
+        "--course",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the course folder: nbgrader_config.py beside solutions/ or assignments/ "
+        "(default: the course the current directory is in)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    lab = sub.add_parser("lab", help="start JupyterLab on assignments/ (extra args go to it)")
+    lab = sub.add_parser(
+        "lab",
+        help="start JupyterLab on assignments/ (extra args go to it)",
+        description="Start JupyterLab on the course's assignments/ folder, the notebooks "
+        "students work in, and print the URL to open. Options not listed here go to "
+        "JupyterLab as they are, e.g. --no-browser or --ServerApp.ip=0.0.0.0; as root, "
+        "--allow-root is added.",
+    )
+    lab.add_argument(
+        "--port",
+        type=_port,
+        metavar="N",
+        help="serve on this port (default: JupyterLab's, 8888 or the next free one)",
+    )
     lab.set_defaults(func=cmd_lab, passthrough=True)
 
     data = sub.add_parser("data", help="list or download data sets")
@@ -302,6 +397,18 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
     rel.add_argument(
         "--check", action="store_true", help="exit 1 and name each out-of-sync notebook"
+    )
+    rel.add_argument(
+        "--student-edition",
+        type=Path,
+        metavar="DIR",
+        help="write what a student downloads into DIR (new, empty or an earlier edition): "
+        "the release notebooks, the package, a README and Makefile; no solutions",
+    )
+    rel.add_argument(
+        "--upto",
+        metavar="ASSIGNMENT",
+        help="with --student-edition: only the assignments up to this one (e.g. 02_linear)",
     )
     rel.set_defaults(func=cmd_release)
 
@@ -333,8 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--id-pattern",
         metavar="REGEX",
-        help="regex with a group (?P<student>...) that finds the id in an exported file's "
-        "name (default: the name up to its first underscore)",
+        help="regex with a group (?P<student>...) or, as in nbgrader's zip_collect, "
+        "(?P<student_id>...) that finds the id in an exported file's name (default: the "
+        "name up to its first underscore)",
     )
     grade.add_argument(
         "--cell-timeout",
@@ -406,7 +514,11 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passthrough", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if getattr(args, "port", None) is not None:
+        extra = [f"--ServerApp.port={args.port}", *extra]  # JupyterLab's own option
     try:
+        if args.course is not None:
+            args.course = _checked_course(args.course)
         return args.func(args, extra)
     except UsageError as exc:
         print(f"cs231n {args.command}: error: {one_line(exc)}", file=sys.stderr)

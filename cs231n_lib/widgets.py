@@ -51,6 +51,10 @@ def make_controls(draw: Callable, **controls: widgets.ValueWidget) -> widgets.VB
             )
         if not control.description:
             control.description = name
+        # The whole label, not "learning_r...": ipywidgets cuts descriptions at 80 px.
+        style = getattr(control, "style", None)
+        if style is not None and hasattr(style, "description_width"):
+            style.description_width = "initial"
     out = widgets.Output()
 
     def render() -> None:

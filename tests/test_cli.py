@@ -191,3 +191,195 @@ def test_lab_serves_assignments_over_http(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# --- which course a command works on (issue 15, item 3) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "why"),
+    [
+        ((), "no such folder"),
+        (("empty/",), "it has no nbgrader_config.py and no solutions/ or assignments/"),
+        (("empty/nbgrader_config.py",), "it has no solutions/ or assignments/"),
+        (("empty/solutions/",), "it has no nbgrader_config.py"),
+    ],
+)
+@pytest.mark.parametrize("command", [["release", "--check"], ["grade", "00_demo"], ["lab"]])
+def test_course_that_is_not_a_course_is_refused(tmp_path, capsys, layout, why, command):
+    for entry in layout:
+        path = tmp_path / entry
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir() if entry.endswith("/") else path.write_text("")
+    folder = tmp_path / "empty"
+    assert main(["--course", str(folder), *command]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{folder} is not a course directory: {why} (a course holds" in err, err
+    assert len(err.splitlines()) == 1, err
+
+
+def test_check_refuses_a_course_that_is_not_one(tmp_path, capsys):
+    notebook = tmp_path / "demo.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), notebook)
+    assert main(["--course", str(tmp_path), "check", str(notebook)]) == 2
+    assert "is not a course directory" in capsys.readouterr().err
+
+
+def test_outside_any_course_says_to_cd_or_pass_course(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    # read-only either way: an unknown assignment stops before anything is generated
+    assert main(["release", "--check", "99_nothing"]) == 2
+    err = capsys.readouterr().err
+    assert "no course directory at or above" in err, err
+    assert "cd into the course folder or pass --course DIR" in err
+
+
+def test_course_found_from_a_folder_inside_it(demo_course, monkeypatch, capsys):
+    assert run(demo_course, "release") == 0
+    monkeypatch.chdir(demo_course / "assignments" / "00_demo")
+    assert main(["release", "--check"]) == 0
+    assert "in sync" in capsys.readouterr().out
+
+
+@pytest.fixture
+def student_edition(demo_course, tmp_path) -> Path:
+    """A folder as a student downloads it: nbgrader_config.py and assignments/ only."""
+    assert run(demo_course, "release") == 0
+    edition = tmp_path / "edition"
+    edition.mkdir()
+    shutil.copy(demo_course / "nbgrader_config.py", edition)
+    shutil.copytree(demo_course / "assignments", edition / "assignments")
+    return edition
+
+
+@pytest.mark.parametrize("command", ["release", "grade", "similarity"])
+def test_instructor_commands_refuse_a_student_edition(student_edition, capsys, command):
+    args = [command] if command == "release" else [command, "00_demo"]
+    assert run(student_edition, *args) == 2
+    err = capsys.readouterr().err
+    assert f"{student_edition} has no solutions/ (a student edition?)" in err, err
+    assert f"`cs231n {command}` runs in the instructor's course" in err
+
+
+def test_lab_in_a_student_edition_with_a_port(student_edition, monkeypatch):
+    started = []
+    monkeypatch.setattr(os, "execv", lambda exe, command: started.append(command))
+    monkeypatch.chdir(student_edition / "assignments" / "00_demo")
+    assert main(["lab", "--port", "8890", "--no-browser"]) == 0
+    (command,) = started
+    assert f"--ServerApp.root_dir={student_edition / 'assignments'}" in command
+    assert "--ServerApp.port=8890" in command and command[-1] == "--no-browser"
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_lab_bad_port(port, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lab", "--port", port])
+    assert exit_info.value.code == 2
+    assert f"{port!r} is not a port number (1 to 65535)" in capsys.readouterr().err
+
+
+def test_lab_help_describes_command_and_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["lab", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Start JupyterLab on the course's assignments/ folder" in out
+    assert "--port N" in out and "go to JupyterLab as they are" in out
+
+
+def test_check_works_from_any_folder(demo_course, tmp_path, monkeypatch, capsys):
+    elsewhere = tmp_path / "lab-terminal"
+    elsewhere.mkdir()
+    shutil.copy(demo_course / "solutions" / "00_demo" / "demo.ipynb", elsewhere / "mine.ipynb")
+    monkeypatch.chdir(elsewhere)
+    assert main(["check", "mine.ipynb"]) == 0
+    assert "Total: 5/5 autograded points, all passed" in capsys.readouterr().out
+
+
+# --- summaries: points to grade by hand, sorted by student id (item 6) -------------------
+
+
+def _cell(grade_id: str, score, max_score: float, status: str):
+    from cs231n_lib.grading.results import CellOutcome
+
+    return CellOutcome("demo", grade_id, score, max_score, manual=status == "manual", status=status)
+
+
+def test_grade_summary_sorted_with_points_to_grade_by_hand(demo_course, monkeypatch, capsys):
+    from cs231n_lib.grading import scale
+    from cs231n_lib.grading.results import ClassReport, SubmissionReport
+
+    def report(student: str, score: float, manual_score: float | None):
+        test = _cell("test_a", score, 19, "passed" if score else "failed")
+        return SubmissionReport(student, True, [test, _cell("e", manual_score, 2, "manual")])
+
+    # in the order results arrive from parallel workers
+    reports = [report("zoe", 19, 0), report("alice", 19, None), report("bob", 0, 1.5)]
+    monkeypatch.setattr(scale, "grade_class", lambda *a, **k: ClassReport("00_demo", reports))
+    assert run(demo_course, "grade", "00_demo", "--sandbox", "off") == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines() if ": " in line]
+    students = [
+        line.split(":")[0] for line in lines if line.split(":")[0] in {"zoe", "alice", "bob"}
+    ]
+    assert students == ["alice", "bob", "zoe"], lines
+    assert "alice: 19/21 (+ 2 to grade by hand)" in lines
+    assert "bob: 1.5/21  failed: test_a" in lines and "zoe: 19/21" in lines
+    summary = [line for line in lines if line.startswith("to grade by hand:")]
+    assert summary and "2 point(s) in 1 submission(s)" in summary[0]
+    assert "points_to_grade_by_hand" in summary[0]
+
+
+def test_grades_csv_sorted_with_points_to_grade_by_hand(demo_course, tmp_path, capsys):
+    """A manually graded answer: alice's (changed) awaits the instructor, bob's (the
+    release, unchanged) scores 0; a roster added in another order; nbgrader's student_id
+    group in --id-pattern."""
+    from nbgrader.api import Gradebook
+
+    from cs231n_lib.grading import course
+
+    path = demo_course / "solutions" / "00_demo" / "demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    meta = {"grade": True, "solution": True, "locked": False, "points": 2}
+    meta |= {"grade_id": "explain", "schema_version": 3}
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell("Doubling is linear.", metadata={"nbgrader": meta})
+    )
+    nbformat.write(nb, path)
+    assert run(demo_course, "release") == 0
+    with Gradebook(course.default_db_url(demo_course)) as gradebook:
+        for student in ("carol", "bob", "alice"):  # the roster, not in id order
+            gradebook.add_student(student)
+    export = tmp_path / "export"
+    export.mkdir()
+    shutil.copy(path, export / "42_alice_demo.ipynb")
+    shutil.copy(demo_course / "assignments" / "00_demo" / "demo.ipynb", export / "7_bob_demo.ipynb")
+    pattern = r"^\d+_(?P<student_id>[a-z]+)_"
+    args = ("grade", "00_demo", "--from", str(export), "--id-pattern", pattern)
+    assert run(demo_course, *args) == 0
+    out = capsys.readouterr().out
+    assert "alice: 5/7 (+ 2 to grade by hand)\n" in out and "bob: 0/7  failed:" in out, out
+    with open(demo_course / "grades.csv") as f:
+        rows = [(r["student_id"], r["score"], r[course.PENDING_COLUMN]) for r in csv.DictReader(f)]
+    assert rows == [("alice", "5.0", "2.0"), ("bob", "0.0", "0.0"), ("carol", "0.0", "0.0")]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        (r"^(?P<name>[^_]+)_", "has no group named 'student' or 'student_id'"),
+        (r"^(?P<student>[^_]+)_(?P<student_id>\d+)", "has both groups"),
+    ],
+)
+def test_id_pattern_names_the_groups_it_needs(demo_course, tmp_path, capsys, pattern, message):
+    args = ("grade", "00_demo", "--from", str(tmp_path), "--id-pattern", pattern)
+    assert run(demo_course, *args) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("group", ["student", "student_id"])
+def test_id_pattern_group_student_or_student_id(group):
+    from cs231n_lib.grading import intake
+
+    pattern = rf"^[^_]+_(?P<{group}>\d+)_"
+    intake.check_pattern(pattern)
+    assert intake.student_of("smith_12345_knn.ipynb", pattern) == "12345"

@@ -15,7 +15,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from cs231n_lib.config import COURSE_ROOT
 from cs231n_lib.grading.escape import neutralize_csv_file
 from cs231n_lib.grading.results import CellScore
 
@@ -24,17 +23,56 @@ class CourseError(Exception):
     """A problem with the course or a request to it, explained in one line."""
 
 
+def course_problem(folder: Path) -> str | None:
+    """What keeps `folder` from being a course directory, in words, or None if it is one.
+
+    A course holds nbgrader_config.py and solutions/ (the instructor's course) or
+    assignments/ (a student edition)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return "no such folder"
+    missing = []
+    if not (folder / "nbgrader_config.py").is_file():
+        missing.append("nbgrader_config.py")
+    if not (folder / "solutions").is_dir() and not (folder / "assignments").is_dir():
+        missing.append("solutions/ or assignments/")
+    return f"it has no {' and no '.join(missing)}" if missing else None
+
+
+def check_course(folder: Path) -> Path:
+    """`folder`, resolved, if it is a course directory (`course_problem`); else raise
+    CourseError naming the folder and what it lacks."""
+    problem = course_problem(folder)
+    if problem is not None:
+        raise CourseError(
+            f"{folder} is not a course directory: {problem} (a course holds "
+            f"nbgrader_config.py beside solutions/ or assignments/)"
+        )
+    return Path(folder).resolve()
+
+
 def find_course_root(start: Path | None = None) -> Path:
     """The course directory: the nearest folder at or above `start` (default: the current
-    directory) that holds nbgrader_config.py and solutions/, else the package's own."""
+    directory) that is a course (`course_problem`). Never the checkout the package was
+    installed from unless `start` is inside it: a command must not work on another course."""
     start = Path.cwd() if start is None else Path(start)
-    for folder in [start.resolve(), *start.resolve().parents, COURSE_ROOT]:
-        if (folder / "nbgrader_config.py").is_file() and (folder / "solutions").is_dir():
+    for folder in [start.resolve(), *start.resolve().parents]:
+        if course_problem(folder) is None:
             return folder
     raise CourseError(
-        f"no course directory found at or above {start} (looked for nbgrader_config.py "
-        f"beside solutions/); run the command inside the course repository"
+        f"no course directory at or above {start} (nbgrader_config.py beside solutions/ "
+        f"or assignments/): cd into the course folder or pass --course DIR"
     )
+
+
+def require_solutions(root: Path, command: str) -> None:
+    """Raise CourseError unless the course at `root` holds solutions/: a student edition
+    has only assignments/, and `command` (release, grade, ...) is the instructor's."""
+    if not (root / "solutions").is_dir():
+        raise CourseError(
+            f"{root} has no solutions/ (a student edition?): `cs231n {command}` runs in "
+            f"the instructor's course; pass --course with the folder that holds solutions/"
+        )
 
 
 def list_assignments(root: Path) -> list[str]:
@@ -207,9 +245,14 @@ def read_scores(db_url: str, assignment: str, student: str) -> list[CellScore]:
     return cells
 
 
+PENDING_COLUMN = "points_to_grade_by_hand"  # grades.csv: points no grade is given for yet
+
+
 def export_csv(db_url: str, destination: Path) -> Path:
-    """Write nbgrader's CSV export of the gradebook atomically to `destination`, with no
-    text cell a spreadsheet would read as a formula (a student id can be any folder name)."""
+    """Write nbgrader's CSV export of the gradebook atomically to `destination`, sorted by
+    assignment and student id, with a last column `PENDING_COLUMN` (the points of cells
+    that still await a grade by hand, not in `score` yet) and no text cell a spreadsheet
+    would read as a formula (a student id can be any folder name)."""
     from nbgrader.api import Gradebook
     from nbgrader.plugins.export import CsvExportPlugin
 
@@ -217,6 +260,40 @@ def export_csv(db_url: str, destination: Path) -> Path:
     partial = destination.with_name(f".{destination.name}.partial")
     with Gradebook(db_url) as gradebook:
         CsvExportPlugin(to=str(partial)).export(gradebook)
+        pending = pending_manual_points(gradebook)
+    _sort_and_add_pending(partial, pending)
     neutralize_csv_file(partial)
     partial.replace(destination)
     return destination
+
+
+def pending_manual_points(gradebook) -> dict[tuple[str, str], float]:
+    """(assignment, student id) -> points of that submission's cells with neither an
+    automatic nor a manual score yet (they wait for the instructor)."""
+    pending = {}
+    for assignment in gradebook.assignments:
+        for submission in assignment.submissions:
+            pending[assignment.name, submission.student.id] = sum(
+                grade.max_score
+                for notebook in submission.notebooks
+                for grade in notebook.grades
+                if grade.auto_score is None and grade.manual_score is None
+            )
+    return pending
+
+
+def _sort_and_add_pending(path: Path, pending: dict[tuple[str, str], float]) -> None:
+    """Rewrite nbgrader's grades.csv at `path` sorted by (assignment, student_id), with
+    the column `PENDING_COLUMN` last."""
+    import csv
+
+    with open(path, newline="") as f:
+        header, *rows = list(csv.reader(f))
+    assignment, student = header.index("assignment"), header.index("student_id")
+    rows.sort(key=lambda row: (row[assignment], row[student]))
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*header, PENDING_COLUMN])
+        for row in rows:
+            points = pending.get((row[assignment], row[student]), 0.0)
+            writer.writerow([*row, str(float(points))])

@@ -3,7 +3,10 @@
 Feedback is nbgrader's own (`GenerateFeedback`, its HTML template and scores) with two
 preprocessors added:
 
-- `HideHiddenTests` shows each test cell as it was released, replaces the traceback of a
+- `HideHiddenTests` shows each test cell as it was released (from `released` when the
+  grader passes it, else from the course's release notebook, so that nbgrader's own
+  `generate_feedback` and the formgrader's button hide hidden tests too; a cell the
+  release lacks loses its hidden-test region), replaces the traceback of a
   failed test (whose code lines would quote the hidden tests) by its error message,
   blanks any output line that quotes a hidden test line, and keeps at most `max_output`
   bytes of each output (an error message is not capped by the kernel's output limit);
@@ -20,20 +23,25 @@ no CSV cell is a spreadsheet formula (`escape.csv_cell`).
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import json
 from collections import Counter
 from pathlib import Path
 
+from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Dict, Integer
+from traitlets import Bool, Dict, Integer
 
 from cs231n_lib.grading.escape import cap_text, csv_row
 from cs231n_lib.grading.limits import DEFAULT_LIMITS
 
+TEMPLATES = Path(__file__).parent / "templates"  # mathjax.html.j2 for feedback, formgrade
+MATHJAX_FOLDER = ".mathjax"  # in feedback/: hidden, so nbgrader never takes it for a student
 SIDECAR = "cs231n_grading.json"  # per submission, beside the autograded notebooks
+BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's delimiters
 MIN_REDACTED_LINE = 12  # shorter hidden-test lines (")", "for _ in range(3):") are not secret
 CELL_FIELDS = [
     "assignment", "notebook", "grade_id", "student", "score", "max_score",
@@ -52,15 +60,19 @@ class HideHiddenTests(NbGraderPreprocessor):
     max_output = Integer(DEFAULT_LIMITS.max_output, help="bytes kept per output").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict):
-        released = self.released.get(resources["nbgrader"]["notebook"], {})
+        released = self._released_sources(resources["nbgrader"])
         hidden: set[str] = set()
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if cell.cell_type != "code" or not utils.is_grade(cell) or grade_id not in released:
+            if grade_id in released and cell.cell_type == "code" and utils.is_grade(cell):
+                shown_source = released[grade_id]
+            elif BEGIN_HIDDEN in cell.source:
+                shown_source = strip_hidden_region(cell.source)
+            else:
                 continue
-            shown = {line.strip() for line in released[grade_id].splitlines()}
+            shown = {line.strip() for line in shown_source.splitlines()}
             hidden |= {line.strip() for line in cell.source.splitlines()} - shown
-            cell.source = released[grade_id]
+            cell.source = shown_source
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
@@ -71,6 +83,56 @@ class HideHiddenTests(NbGraderPreprocessor):
                     _redact(output, hidden)
                 _cap_output(output, self.max_output)
         return nb, resources
+
+    def _released_sources(self, info: dict) -> dict[str, str]:
+        """grade_id -> released source for the notebook `info` names ({"assignment",
+        "notebook", ...} of nbgrader's resources): `released` if it has the notebook, else
+        read from the course's release directory ({} if there is no release notebook)."""
+        if info["notebook"] in self.released:
+            return self.released[info["notebook"]]
+        from nbgrader.coursedir import CourseDirectory
+
+        coursedir = CourseDirectory(config=self.config)
+        folder = coursedir.format_path(coursedir.release_directory, ".", info["assignment"])
+        path = Path(folder) / f"{info['notebook']}.ipynb"
+        if not path.is_file():
+            self.log.warning("no release notebook %s: hidden-test regions are cut out", path)
+            return {}
+        return released_sources(path)
+
+
+def released_sources(path: Path) -> dict[str, str]:
+    """grade_id -> source of each graded or locked cell of the release notebook at `path`,
+    read once per version of the file (path, size, modification time)."""
+    stat = path.stat()
+    return dict(_read_released(str(path), stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_released(path: str, size: int, mtime_ns: int) -> tuple[tuple[str, str], ...]:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    pairs = []
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            pairs.append((grade_id, cell.source))
+    return tuple(pairs)
+
+
+def strip_hidden_region(source: str) -> str:
+    """`source` without its `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` regions;
+    a region that never ends runs to the end of the cell."""
+    kept, hiding = [], False
+    for line in source.split("\n"):
+        if BEGIN_HIDDEN in line:
+            hiding = True
+        elif END_HIDDEN in line and hiding:
+            hiding = False
+        elif not hiding:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _cap_output(output: NotebookNode, limit: int) -> None:
@@ -151,17 +213,74 @@ def _points_line(cells: list[dict]) -> str:
 
 
 def _results_table(cells: list[dict]) -> str:
-    rows = ["<table><tr><th>test</th><th>points</th><th>result</th></tr>"]
+    pad = ' style="padding: 2px 12px; text-align: left"'  # columns apart in any renderer
+    rows = [f"<table><tr><th{pad}>test</th><th{pad}>points</th><th{pad}>result</th></tr>"]
     for cell in cells:
         if cell["status"] == "manual":
             continue
         result = cell["status"] + (f": {cap_text(cell['message'])}" if cell["message"] else "")
         rows.append(
-            f"<tr><td>{html.escape(cell['grade_id'])}</td>"
-            f"<td>{(cell['score'] or 0):g} / {cell['max_score']:g}</td>"
-            f"<td>{html.escape(result)}</td></tr>"
+            f"<tr><td{pad}>{html.escape(cell['grade_id'])}</td>"
+            f"<td{pad}>{(cell['score'] or 0):g} / {cell['max_score']:g}</td>"
+            f"<td{pad}>{html.escape(result)}</td></tr>"
         )
     return "\n".join(rows + ["</table>"])
+
+
+class LocalMathJax(Preprocessor):
+    """Make sure the course's feedback folder has its MathJax copy (`ensure_mathjax`),
+    which feedback pages load by a relative URL (templates/feedback/mathjax.html.j2)."""
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        from nbgrader.coursedir import CourseDirectory
+
+        coursedir = CourseDirectory(config=self.config)
+        ensure_mathjax(Path(coursedir.root) / coursedir.feedback_directory)
+        return nb, resources
+
+
+def ensure_mathjax(feedback: Path) -> Path:
+    """`feedback`/.mathjax: a copy of the MathJax 2 that jupyter-server-mathjax ships
+    (about 12 MB, once per course and version; written beside, then swapped in).
+    Returns the folder."""
+    import importlib.metadata
+    import shutil
+    import tempfile
+
+    import jupyter_server_mathjax
+
+    source = Path(jupyter_server_mathjax.__file__).parent / "static"
+    version = importlib.metadata.version("jupyter-server-mathjax")
+    target = feedback / MATHJAX_FOLDER
+    stamp = target / ".version"
+    if stamp.is_file() and stamp.read_text() == version:
+        return target
+    feedback.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(dir=feedback, prefix=f"{MATHJAX_FOLDER}.new-"))
+    shutil.copytree(source, fresh, dirs_exist_ok=True)
+    (fresh / ".version").write_text(version)
+    fresh.chmod(0o755)
+    old = target.with_name(f"{fresh.name}.old")
+    if target.exists():
+        target.rename(old)
+    fresh.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def offline_config():
+    """Config for the course's HTML pages (feedback, formgrader): nbgrader's templates,
+    with this package's `mathjax.html.j2` before them, so MathJax comes from the course's
+    copy (feedback) or the Jupyter server (formgrader), never from a CDN."""
+    import nbgrader
+    from traitlets.config import Config
+
+    nbgrader_templates = Path(nbgrader.__file__).parent / "server_extensions/formgrader/templates"
+    config = Config()
+    config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
+    return config
 
 
 def feedback_preprocessors() -> list:
@@ -224,6 +343,7 @@ def cell_rows(root: Path, db_url: str) -> list[dict]:
                                 "message": cap_text(seen.get("message") or ""),
                             }
                         )
+    rows.sort(key=lambda r: (r["assignment"], r["student"]))  # stable: cell order kept
     return rows
 
 

@@ -8,9 +8,10 @@ Two sources:
   one or more `.ipynb` or `.zip` files per student, the student id in the file name.
   By default (`ID_PATTERN`) the id is the name up to its first underscore, or up to the
   extension: `alice.ipynb`, `alice_knn.ipynb` and `alice_01_knn.zip` are all alice's.
-  Another pattern is a regular expression with a group named `student`, searched in the
-  file name, e.g. `^[^_]+_(?P<student>\\d+)_` for the numeric id in the second field of
-  Canvas's `name_12345_67890_knn.ipynb`. The files are unpacked into submitted/ (nbgrader's
+  Another pattern is a regular expression with a group named `student` (or `student_id`,
+  as in nbgrader's `zip_collect` patterns), searched in the file name, e.g.
+  `^[^_]+_(?P<student>\\d+)_` for the numeric id in the second field of Canvas's
+  `name_12345_67890_knn.ipynb`. The files are unpacked into submitted/ (nbgrader's
   layout again), so everything after intake works the same for both sources.
 
 Notebooks are recognised by their graded cells, not by their file name: a notebook
@@ -47,6 +48,7 @@ from pathlib import Path, PurePosixPath
 from cs231n_lib.grading.limits import MAX_FILES, MAX_SUBMISSION_BYTES
 
 ID_PATTERN = r"^(?P<student>[^_]+?)(?:_.*)?\.(?:ipynb|zip)$"
+ID_GROUPS = ("student", "student_id")  # the id's group: ours, or nbgrader zip_collect's
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")  # a safe folder name for nbgrader
 SKIPPED_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
 TIMESTAMP_FILE = "timestamp.txt"  # nbgrader's record of the submission time
@@ -218,20 +220,29 @@ def _skipped(rel: PurePosixPath) -> bool:
 def student_of(file_name: str, pattern: str = ID_PATTERN) -> str | None:
     """The student id in an exported file's name, or None if the pattern finds none."""
     match = re.search(pattern, file_name)
-    if not match or not match.groupdict().get("student"):
+    if not match:
         return None
-    return match.group("student")
+    found = match.groupdict()
+    return next((found[name] for name in ID_GROUPS if found.get(name)), None)
 
 
 def check_pattern(pattern: str) -> None:
-    """Raise IntakeError unless `pattern` is a regex with a group named `student`."""
+    """Raise IntakeError unless `pattern` is a regex with exactly one of the groups
+    `ID_GROUPS` (named `student` or `student_id`)."""
     try:
         compiled = re.compile(pattern)
     except re.error as exc:
         raise IntakeError(f"--id-pattern {pattern!r} is not a regular expression: {exc}") from None
-    if "student" not in compiled.groupindex:
+    groups = [name for name in ID_GROUPS if name in compiled.groupindex]
+    if not groups:
         raise IntakeError(
-            f"--id-pattern {pattern!r} has no group named 'student', e.g. (?P<student>...)"
+            f"--id-pattern {pattern!r} has no group named 'student' or 'student_id' for the "
+            f"student id, e.g. (?P<student>...) or nbgrader's (?P<student_id>...)"
+        )
+    if len(groups) > 1:
+        raise IntakeError(
+            f"--id-pattern {pattern!r} has both groups 'student' and 'student_id': keep one "
+            f"for the student id"
         )
 
 

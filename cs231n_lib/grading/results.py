@@ -75,6 +75,11 @@ class GradeReport:
     def max_score(self) -> float:
         return sum(c.max_score for c in self.cells)
 
+    @property
+    def pending_score(self) -> float:
+        """Points of the cells no score is given for yet: they await grading by hand."""
+        return sum(c.max_score for c in self.cells if c.score is None)
+
 
 @dataclass
 class CellResult:

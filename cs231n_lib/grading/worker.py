@@ -29,7 +29,12 @@ from pathlib import Path, PurePosixPath
 from cs231n_lib.grading import sandbox, trusted
 from cs231n_lib.grading.course import quiet_warnings
 from cs231n_lib.grading.escape import cap_text
-from cs231n_lib.grading.feedback import SIDECAR, feedback_preprocessors, missing_notebook_html
+from cs231n_lib.grading.feedback import (
+    SIDECAR,
+    feedback_preprocessors,
+    missing_notebook_html,
+    offline_config,
+)
 from cs231n_lib.grading.intake import Submission
 from cs231n_lib.grading.limits import DEFAULT_SANDBOX_MODE, Limits
 from cs231n_lib.grading.notebooks import NotebookError, grade_id, nbgrader_metadata, read_notebook
@@ -387,6 +392,7 @@ def _api(course: Path, db_url: str, bundle: AssignmentBundle, work: Path, kernel
     config.Autograde.exporter_class = NotebookExporter
     config.GenerateFeedback.preprocessors = feedback_preprocessors()
     config.merge(exporter_config())  # feedback pages render sanitized notebooks only
+    config.merge(offline_config())  # and load MathJax from feedback/.mathjax, not a CDN
     config.HideHiddenTests.released = {
         Path(name).stem: _released_sources(data) for name, data in bundle.release.items()
     }
