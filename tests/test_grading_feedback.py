@@ -73,3 +73,11 @@ def test_cells_the_class_fails_most_come_first():
     assert [s["grade_id"] for s in summary] == ["test_hard", "test_easy"]
     assert summary[0]["failed"] == 2 and summary[0]["failed_fraction"] == 0.667
     assert summary[0]["most_common_failure"] == "AssertionError: k=3"
+
+
+def test_results_table_keeps_its_columns_apart():
+    """Each header and cell of the summary table has padding (it read "pointsresult")."""
+    cells = [{"grade_id": "test_a", "score": 1, "max_score": 2, "status": "failed",
+              "message": "wrong"}]  # fmt: skip
+    table = feedback._results_table(cells)
+    assert table.count("padding") == 6, table

@@ -64,3 +64,11 @@ def test_first_error_raises_and_bad_controls_are_named():
         make_controls(figure_of, k=(1, 10))
     with pytest.raises(ValueError, match="at least one control"):
         make_controls(figure_of)
+
+
+def test_labels_are_shown_whole():
+    """A long control name is not cut to "learning_r..." (ipywidgets' default 80 px)."""
+    slider = widgets.FloatSlider(value=0.1, min=0.0, max=1.0)
+    make_controls(lambda learning_rate: plt.figure(), learning_rate=slider)
+    assert slider.description == "learning_rate"
+    assert slider.style.description_width == "initial"
