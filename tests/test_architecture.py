@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import cs231n_lib
+from cs231n_lib.grading.notebooks import python_source
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = Path(cs231n_lib.__file__).parent
@@ -62,13 +63,6 @@ def _code_cells(path: Path) -> list[tuple[dict, str]]:
     ]
 
 
-def _python(source: str) -> str:
-    # IPython magics and shell escapes are not Python.
-    return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
-    )
-
-
 def test_no_helper_is_defined_in_two_notebooks():
     # A function or class with the same code in two notebooks belongs in the package.
     # Solution cells are exempt: a later notebook may ask a student to write a variant.
@@ -77,7 +71,7 @@ def test_no_helper_is_defined_in_two_notebooks():
         for meta, source in _code_cells(path):
             if meta.get("solution"):
                 continue
-            for node in ast.parse(_python(source)).body:
+            for node in ast.parse(python_source(source)).body:
                 if isinstance(node, ast.FunctionDef | ast.ClassDef) and len(node.body) > 1:
                     key = (node.name, ast.dump(node))
                     where[key].add(str(path.relative_to(REPO)))
@@ -128,7 +122,7 @@ def test_no_notebook_uses_the_packages_version_of_its_own_exercises():
     # versions; test cells may compare with oracles.
     offenders = {}
     for path in SOLUTIONS:
-        cells = [(meta, ast.parse(_python(source))) for meta, source in _code_cells(path)]
+        cells = [(meta, ast.parse(python_source(source))) for meta, source in _code_cells(path)]
         exercises = {
             node.name
             for meta, tree in cells

@@ -19,6 +19,7 @@ import pytest
 
 from cs231n_lib import checks, codescan
 from cs231n_lib.codescan import ImplementationSource, Use
+from cs231n_lib.grading.notebooks import python_source
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
@@ -487,13 +488,6 @@ def _code_cells(path: Path) -> list[tuple[dict, str]]:
     ]
 
 
-def _python(source: str) -> str:
-    # IPython magics and shell escapes are not Python.
-    return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
-    )
-
-
 def _literal_before(tree: ast.Module, name: str, line: int):
     """The literal last assigned to `name` in `tree` before `line`."""
     value = None
@@ -524,7 +518,7 @@ def _sites(path: Path) -> list[Site]:
     for meta, source in cells:
         if meta.get("solution"):
             continue
-        tree = ast.parse(_python(source))
+        tree = ast.parse(python_source(source))
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
                 continue

@@ -10,6 +10,14 @@ import json
 from pathlib import Path
 
 
+def python_source(source: str) -> str:
+    """A code cell's source without IPython's magics and shell escapes (`%...`, `!...`
+    lines are blanked, so line numbers stay those of the cell)."""
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+    )
+
+
 class NotebookError(Exception):
     """The notebook cannot be checked (missing, unreadable, not a course notebook)."""
 

@@ -53,7 +53,13 @@ from pathlib import Path
 
 from cs231n_lib.grading.course import CourseError, check_assignment
 from cs231n_lib.grading.escape import cap_text, one_line
-from cs231n_lib.grading.notebooks import NotebookError, grade_id, nbgrader_metadata, read_notebook
+from cs231n_lib.grading.notebooks import (
+    NotebookError,
+    grade_id,
+    nbgrader_metadata,
+    python_source,
+    read_notebook,
+)
 
 DEFAULT_THRESHOLD = 0.9  # reported at or above: a renamed or reformatted copy scores >= 0.95
 DEFAULT_MIN_TOKENS = 30  # about two lines of code; shorter answers are alike by necessity
@@ -224,17 +230,11 @@ def text_tokens(source: str, keep: frozenset[str] = frozenset()) -> tuple[str, .
     return tuple(out)
 
 
-def _without_magics(source: str) -> str:
-    """The cell without IPython's `%magic` and `!shell` lines (they are not Python)."""
-    lines = source.splitlines()
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
-
-
 def parse(source: str) -> ast.Module | None:
     """The cell's syntax tree, or None when it is not Python (a SyntaxError, a null byte,
     a tree too deep for the parser)."""
     try:
-        return ast.parse(_without_magics(source))
+        return ast.parse(python_source(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
@@ -242,7 +242,7 @@ def parse(source: str) -> ast.Module | None:
 def normalize(source: str, keep: frozenset[str] = frozenset()) -> Normalized:
     """`source` (a cell) as both token sequences; `keep` are names not to rename (the
     notebook's imports)."""
-    source = _without_magics(source)
+    source = python_source(source)
     tree = parse(source)
     keep = keep | imported_names(tree)
     return Normalized(
@@ -490,7 +490,7 @@ def _version(student: str, cell: SolutionCell, source: str) -> CellVersion | Non
 
 def _top_level_definitions(source: str, keep: frozenset[str]):
     """(name, source, tokens) of each top-level def and class of a cell that parses."""
-    source = _without_magics(source)
+    source = python_source(source)
     tree = parse(source)
     if tree is None:
         return ()

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from nbformat import NotebookNode
 
 from cs231n_lib.grading import wire
-from cs231n_lib.grading.notebooks import grade_id, nbgrader_metadata
+from cs231n_lib.grading.notebooks import grade_id, nbgrader_metadata, python_source
 from cs231n_lib.grading.peer import Peer, PeerTimeout, RemoteError
 
 STUDENT_KEY = "__cs231n_student__"  # the bridge, in the tests' namespace (for checks.swapped)
@@ -281,16 +281,6 @@ class Bridge:
         self.callbacks[self._next_callback] = function
         self._scopes[-1].append(self._next_callback)
         return self._next_callback
-
-    @contextlib.contextmanager
-    def scope(self):
-        """Callbacks registered inside the block stop working when it ends."""
-        self._scopes.append([])
-        try:
-            yield
-        finally:
-            for number in self._scopes.pop():
-                self.callbacks.pop(number, None)
 
     def revoke_all(self) -> None:
         self.callbacks.clear()
@@ -589,13 +579,6 @@ def plan(cells: list) -> Plan:
         if names & later:
             result.shared.add(index)
     return result
-
-
-def python_source(source: str) -> str:
-    """A cell's code without IPython's magics and shell escapes (`%...`, `!...`)."""
-    return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
-    )
 
 
 def _parse(source: str):

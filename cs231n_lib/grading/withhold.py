@@ -36,7 +36,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cs231n_lib.grading.notebooks import nbgrader_metadata, read_notebook
+from cs231n_lib.grading.notebooks import nbgrader_metadata, python_source, read_notebook
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the cs231n_lib source folder
 ORACLES = "reference"  # the subpackage whose every function is withheld, always
@@ -103,12 +103,6 @@ DESCRIPTORS = {"staticmethod", "classmethod", "property", "cached_property", "ab
 LAMBDA_STUB = "_withheld_lambda"  # replaces the module-level lambdas of reference/
 
 
-def _python(source: str) -> str:
-    """A cell's source with IPython magics and shell escapes blanked out."""
-    lines = source.splitlines()
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
-
-
 def solution_names(source_notebook: Path) -> set[str]:
     """Top-level def and class names of the notebook's solution cells (nbgrader
     metadata solution: true). Raises ValueError for a solution cell that is not Python."""
@@ -118,7 +112,7 @@ def solution_names(source_notebook: Path) -> set[str]:
         if cell.cell_type != "code" or not nbgrader_metadata(cell).get("solution"):
             continue
         try:
-            tree = ast.parse(_python(cell.source))
+            tree = ast.parse(python_source(cell.source))
         except SyntaxError as exc:
             raise ValueError(
                 f"{source_notebook}: solution cell {index} is not valid Python "

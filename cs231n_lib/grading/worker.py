@@ -119,11 +119,14 @@ def _grade_in(scratch, submission, bundle, manual_grades, info, result) -> None:
     runnable = len(unrunnable) < len(bundle.release)
     if runnable:
         trusted.RECORDS.clear()
+        trusted.FLAGS.clear()
         outcome = api.autograde(assignment, student, force=True, create=True)
         if not outcome["success"]:
             result.error = _failure(outcome, scratch / "k" / "kernel.log")
             return
         _apply_trusted_record(db_url, assignment, student, bundle.release, unrunnable)
+        for flags in trusted.FLAGS.values():  # dynamic lookups the checks could not follow
+            notes += [f"for the instructor to look at: {flag}" for flag in flags]
     _zero_unrunnable(db_url, assignment, student, [Path(n).stem for n in unrunnable])
     _apply_manual_grades(db_url, assignment, student, manual_grades)
 
