@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from cs231n_lib.data import cifar10, digits
+from cs231n_lib.data import cifar10, cluttered_digits, digits
 
-REGISTRY: dict[str, ModuleType] = {"digits": digits, "cifar10": cifar10}
+REGISTRY: dict[str, ModuleType] = {
+    "digits": digits,
+    "cluttered_digits": cluttered_digits,
+    "cifar10": cifar10,
+}
 DATASETS = {name: module.DESCRIPTION for name, module in REGISTRY.items()}
 
 
