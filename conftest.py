@@ -22,3 +22,89 @@ def pytest_itemcollected(item):
         item.add_marker(pytest.mark.xdist_group(re.sub(r"\W", "_", path)))
 
 
+
+
+# A kernel that sits idle while a cell runs (a widget waiting for a browser, input(), a
+# lock) would hold a notebook test until the cell timeout (10 minutes). The watch below
+# reads the CPU time of the kernel and its children every second while an nbval cell runs;
+# when they used less than IDLE_CPU_SHARE of a core for CS231N_IDLE_LIMIT seconds (60 by
+# default), it interrupts the kernel and the cell fails, naming the idle time.
+IDLE_CPU_SHARE = 0.02
+
+
+def _kernel_cpu_seconds(process) -> float:
+    import psutil
+
+    total = 0.0
+    for proc in [process, *process.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:  # a child that ended between the listing and the reading
+            continue
+        total += times.user + times.system
+    return total
+
+
+class _IdleWatch:
+    """Polls the kernel of one running cell; `fired` holds the idle seconds once it struck."""
+
+    def __init__(self, kernel, limit: float, interval: float = 1.0):
+        import threading
+
+        import psutil
+
+        self.kernel, self.limit, self.interval = kernel, limit, interval
+        self.process = psutil.Process(kernel.km.provisioner.process.pid)
+        self.fired: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import time
+
+        import psutil
+
+        window = []  # (time, cpu seconds), covering at least the last `limit` seconds
+        while not self._stop.wait(self.interval):
+            try:
+                sample = (time.monotonic(), _kernel_cpu_seconds(self.process))
+            except psutil.Error:  # the kernel died: nbval reports that itself
+                return
+            window.append(sample)
+            while len(window) > 2 and window[-1][0] - window[1][0] >= self.limit:
+                window.pop(0)
+            elapsed = window[-1][0] - window[0][0]
+            used = window[-1][1] - window[0][1]
+            if elapsed >= self.limit and used < IDLE_CPU_SHARE * elapsed:
+                self.fired = elapsed
+                self.kernel.km.interrupt_kernel()
+                return
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    kernel = getattr(getattr(item, "parent", None), "kernel", None)
+    if not item.nodeid.split("::")[0].endswith(".ipynb") or kernel is None:
+        return (yield)
+    limit = float(os.environ.get("CS231N_IDLE_LIMIT", "60"))
+    with _IdleWatch(kernel, limit) as watch:
+        try:
+            return (yield)
+        except BaseException:
+            if watch.fired is None:
+                raise
+    pytest.fail(
+        f"the kernel sat idle for {watch.fired:.0f} s while this cell ran (under "
+        f"{IDLE_CPU_SHARE:.0%} of a core), so it was interrupted: is the cell waiting for a "
+        "browser (ipywidgets.interact, a widget's value read back), for input(), or on a "
+        "lock? Use cs231n_lib.widgets.controls for widgets.",
+        pytrace=False,
+    )

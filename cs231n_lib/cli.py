@@ -147,25 +147,21 @@ def cmd_release(args, extra: list[str]) -> int:
 
 
 def cmd_check(args, extra: list[str]) -> int:
-    """Run a notebook as the autograder will and report each graded cell."""
+    """Run a notebook as the autograder will and report each graded cell: the progress on
+    stderr, the report on stdout; exit 1 when a test fails, a graded cell was deleted or
+    an inline answer is still to write."""
     from cs231n_lib.grading.notebooks import NotebookError
-    from cs231n_lib.grading.selfcheck import check_notebook, format_report
+    from cs231n_lib.grading.selfcheck import Progress, check_notebook, format_report
 
     path = Path(args.notebook)
     try:
-        result = check_notebook(path, fast=not args.full)
+        result = check_notebook(
+            path, fast=not args.full, course=args.course, progress=Progress(sys.stderr)
+        )
     except NotebookError as exc:
         raise UsageError(str(exc)) from None
-    shown = replace(
-        result,
-        cells=[
-            replace(c, grade_id=one_line(c.grade_id), message=one_line(c.message))
-            for c in result.cells
-        ],
-        warnings=[one_line(w) for w in result.warnings],
-    )
-    print(format_report(shown, one_line(path.name)))
-    return EXIT_FAILED if result.failed else 0
+    print(format_report(result, path.name))  # escapes what the notebook wrote
+    return EXIT_FAILED if result.failed or result.unanswered else 0
 
 
 def cmd_grade(args, extra: list[str]) -> int:

@@ -63,8 +63,9 @@ def test_check_reports_each_cell(demo_course, capsys):
     before = blank.read_bytes()
     assert run(demo_course, "check", str(blank)) == 1
     out = capsys.readouterr().out
-    assert "FAIL   test_double  0/2  NotImplementedError" in out
-    assert "Total: 0/5" in out
+    assert "FAIL   test_double  0/2  NotImplementedError: still to write" in out
+    assert "         | raised in solution cell double (line 3, in double)\n" in out, out
+    assert "Total: 0/5" in out and "deleted" not in out
     assert blank.read_bytes() == before, "check must never write the student's notebook"
 
     nb = nbformat.read(blank, as_version=4)

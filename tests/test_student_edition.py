@@ -116,6 +116,20 @@ def test_edition_has_every_release_and_no_instructor_file(full_edition):
         assert (full_edition / name).is_file(), f"{name} missing from the edition"
 
 
+def test_edition_keeps_the_release_where_cs231n_check_finds_it(full_edition):
+    from cs231n_lib.grading.selfcheck import RELEASE_COPY, find_release
+
+    notebook = full_edition / "assignments" / "01_knn" / "knn.ipynb"
+    copy = full_edition / RELEASE_COPY / "01_knn" / "knn.ipynb"
+    assert copy.read_bytes() == (REPO / "assignments" / "01_knn" / "knn.ipynb").read_bytes()
+    nb = nbformat.read(notebook, as_version=4)
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    nb.cells.remove(tests[0])  # a student deletes a test cell
+    found = find_release(notebook, nb)
+    assert found is not None, "cs231n check cannot find the release in the student edition"
+    assert RELEASE_COPY in str(found[1])
+
+
 def test_grading_modules_follow_the_student_commands_imports():
     needed = edition.student_grading_modules()
     assert "selfcheck.py" in needed and "course.py" in needed  # check; lab finds the course

@@ -23,6 +23,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cs231n_lib.grading.selfcheck import RELEASE_COPY
+
 MARKER = ".cs231n-edition.json"
 MARKER_KIND = "cs231n student edition"
 TEMPLATES = Path(__file__).resolve().parent / "edition_files"
@@ -233,6 +235,11 @@ def _copy_assignments(root: Path, names: list[str], destination: Path, summary) 
             relative = path.relative_to(root)
             if not path.is_file() or SKIPPED_PARTS & set(relative.parts):
                 continue
+            if path.suffix == ".ipynb":
+                # The course's copy, always refreshed: `cs231n check` compares the
+                # student's notebook with it to notice deleted test cells.
+                copy = destination / RELEASE_COPY / name / path.relative_to(released)
+                _write(copy, path.read_bytes(), destination, summary)
             target = destination / relative
             if target.exists():
                 if not target.is_file() or target.read_bytes() != path.read_bytes():

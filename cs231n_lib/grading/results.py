@@ -23,28 +23,39 @@ class SelfCheckCell:
     grade_id: str
     points: float
     max_points: float
-    status: str  # "passed", "failed", "manual"
-    message: str = ""  # first line of the failure
+    status: str  # "passed", "failed", "missing" (deleted), "manual", "unanswered"
+    message: str = ""  # the failure: error name and message, a few lines (not the traceback)
+    cause: str = ""  # the other cell the failure comes from, when it is known
+    manual: bool = False  # graded by hand (an inline answer): not in the autograded total
 
 
 @dataclass
 class SelfCheckReport:
-    """All graded cells of a self-checked notebook, plus warnings about it."""
+    """All graded cells of a self-checked notebook, plus warnings about it, and the
+    first solution cell that raised with the test cells that failed because of it."""
 
     cells: list[SelfCheckCell]
     warnings: list[str]
+    broken: str = ""  # grade_id of the first solution cell that raised, "" if none did
+    broken_error: str = ""  # its error, one line
+    broken_dependents: list[str] = field(default_factory=list)  # tests its NameErrors failed
 
     @property
     def failed(self) -> list[SelfCheckCell]:
-        return [c for c in self.cells if c.status == "failed"]
+        """Cells that lose points: failed tests and deleted cells."""
+        return [c for c in self.cells if c.status in ("failed", "missing")]
+
+    @property
+    def unanswered(self) -> list[SelfCheckCell]:
+        return [c for c in self.cells if c.status == "unanswered"]
 
     @property
     def points(self) -> float:
-        return sum(c.points for c in self.cells if c.status != "manual")
+        return sum(c.points for c in self.cells if not c.manual)
 
     @property
     def max_points(self) -> float:
-        return sum(c.max_points for c in self.cells if c.status != "manual")
+        return sum(c.max_points for c in self.cells if not c.manual)
 
 
 @dataclass
