@@ -22,8 +22,6 @@ def pytest_itemcollected(item):
         item.add_marker(pytest.mark.xdist_group(re.sub(r"\W", "_", path)))
 
 
-
-
 # A kernel that sits idle while a cell runs (a widget waiting for a browser, input(), a
 # lock) would hold a notebook test until the cell timeout (10 minutes). The watch below
 # reads the CPU time of the kernel and its children every second while an nbval cell runs;
