@@ -159,6 +159,53 @@ BUGS = [
         replace=[("dx = dout * mask", "dx = dout")],
         loses=["test_dropout_backward"],
     ),
+    # --- dropout.ipynb: the hidden block ---
+    dict(
+        name="block_backward_skips_the_relu",
+        notebook=DROP,
+        cell="hidden_block",
+        replace=[("    dout = relu_backward(dout, relu_cache)\n", "")],
+        loses=["test_hidden_block"],
+    ),
+    dict(
+        name="block_backward_skips_the_dropout",
+        notebook=DROP,
+        cell="hidden_block",
+        replace=[("dout = dropout_backward(dout, dropout_cache)", "dout = dout")],
+        loses=["test_hidden_block"],
+    ),
+    dict(
+        # ReLU before the normalization instead of after it.
+        name="block_normalizes_after_the_relu",
+        notebook=DROP,
+        cell="hidden_block",
+        replace=[
+            (
+                "out, affine_cache = affine_forward(x, w, b)  # (N, H)\n",
+                "out, affine_cache = affine_forward(x, w, b)  # (N, H)\n"
+                "    out, relu_cache = relu_forward(out)\n",
+            ),
+            (
+                "    out, relu_cache = relu_forward(out)\n    if dropout_param",
+                "    if dropout_param",
+            ),
+        ],
+        loses=["test_hidden_block"],
+    ),
+    dict(
+        # A fresh bn_param, as the activations demo of batchnorm.ipynb builds one: the block
+        # then always normalizes with the batch and the caller's running averages never move.
+        name="block_builds_its_own_bn_param",
+        notebook=DROP,
+        cell="hidden_block",
+        replace=[
+            (
+                "batchnorm_forward(out, gamma, beta, norm_param)",
+                'batchnorm_forward(out, gamma, beta, {"mode": "train"})',
+            )
+        ],
+        loses=["test_hidden_block"],
+    ),
     # --- augmentation.ipynb ---
     dict(
         # Off by one: rng.integers excludes its upper bound, so the largest shift never occurs.
