@@ -176,4 +176,102 @@ BUGS = [
         replace=[("grads[name] = grads[name] + self.reg * W", "grads[name] = grads[name]")],
         loses=["test_ThreeLayerConvNet"],
     ),
+    dict(
+        # Channel c lands in group c % G (a reshape to (N, C/G, G, ...)), not in c // (C/G).
+        name="groupnorm_groups_strided_channels",
+        notebook="cnn.ipynb",
+        cell="spatial_groupnorm_forward",
+        replace=[
+            (
+                "groups = x.reshape(N, G, -1)",
+                "groups = x.reshape(N, C // G, G, H * W).swapaxes(1, 2).reshape(N, G, -1)",
+            ),
+            (
+                "out = gamma * x_hat.reshape(N, C, H, W) + beta",
+                "out = gamma * x_hat.reshape(N, G, C // G, H * W).swapaxes(1, 2).reshape("
+                "N, C, H, W) + beta",
+            ),
+        ],
+        loses=["test_spatial_groupnorm_forward"],
+    ),
+    dict(
+        # One mean and variance per group over the whole batch: batch norm of groups.
+        name="groupnorm_statistics_over_the_batch",
+        notebook="cnn.ipynb",
+        cell="spatial_groupnorm_forward",
+        replace=[
+            (
+                "mean, var = groups.mean(axis=2), groups.var(axis=2)",
+                "mean = np.broadcast_to(groups.mean(axis=(0, 2)), (N, G))\n"
+                "    var = np.broadcast_to(groups.var(axis=(0, 2)), (N, G))",
+            )
+        ],
+        loses=["test_spatial_groupnorm_forward"],
+    ),
+    dict(
+        name="groupnorm_eps_outside_the_root",
+        notebook="cnn.ipynb",
+        cell="spatial_groupnorm_forward",
+        replace=[("np.sqrt(var[:, :, None] + eps)", "(np.sqrt(var[:, :, None]) + eps)")],
+        loses=["test_spatial_groupnorm_forward"],
+    ),
+    dict(
+        # dx without the path through the group's variance.
+        name="groupnorm_backward_without_variance_term",
+        notebook="cnn.ipynb",
+        cell="spatial_groupnorm_backward",
+        replace=[
+            (
+                "dx = inv_std * (dx_hat - dx_hat.mean(axis=2, keepdims=True)\n"
+                "                    - x_hat * (dx_hat * x_hat).mean(axis=2, keepdims=True))",
+                "dx = inv_std * (dx_hat - dx_hat.mean(axis=2, keepdims=True))",
+            )
+        ],
+        loses=["test_spatial_groupnorm_backward"],
+    ),
+    dict(
+        name="groupnorm_backward_forgets_gamma",
+        notebook="cnn.ipynb",
+        cell="spatial_groupnorm_backward",
+        replace=[("dx_hat = (dout * gamma).reshape(N, G, -1)", "dx_hat = dout.reshape(N, G, -1)")],
+        loses=["test_spatial_groupnorm_backward"],
+    ),
+    dict(
+        # The variance 2 / fan_in used as the standard deviation.
+        name="he_init_without_square_root",
+        notebook="cnn.ipynb",
+        cell="FiveLayerConvNet",
+        replace=[
+            (
+                'std = np.sqrt(2.0 / fan_in) if weight_scale == "he" else weight_scale',
+                'std = 2.0 / fan_in if weight_scale == "he" else weight_scale',
+            )
+        ],
+        loses=["test_FiveLayerConvNet"],
+    ),
+    dict(
+        # fan_in of a conv layer taken as its number of input channels, without the 3 x 3.
+        name="he_init_conv_fan_in_without_filter_area",
+        notebook="cnn.ipynb",
+        cell="FiveLayerConvNet",
+        replace=[
+            (
+                "fan_in = int(np.prod(shape[1:])) if is_conv else shape[0]",
+                "fan_in = shape[1] if is_conv else shape[0]",
+            )
+        ],
+        loses=["test_FiveLayerConvNet"],
+    ),
+    dict(
+        name="five_layer_net_does_not_regularize_the_affine_layer",
+        notebook="cnn.ipynb",
+        cell="FiveLayerConvNet",
+        replace=[
+            (
+                'weights = [p[f"W{i}"] for i in range(1, 6)]',
+                'weights = [p[f"W{i}"] for i in range(1, 5)]',
+            )
+        ],
+        loses=["test_FiveLayerConvNet"],
+    ),
 ]
