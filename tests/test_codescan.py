@@ -565,6 +565,11 @@ def _function(tree: ast.Module, name: str):
     return next(n for n in tree.body if isinstance(n, codescan._DEFINITIONS) and n.name == name)
 
 
+def _first_method(cls: ast.ClassDef) -> ast.FunctionDef:
+    """The first method of a class (after its docstring and class attributes)."""
+    return next(n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+
+
 def _bound_names(func) -> tuple[list[str], set[str]]:
     """(names bound inside `func`, in first-seen order; names it reads but never binds)."""
     bound, loaded, declared = {}, set(), set()
@@ -584,7 +589,7 @@ def _bound_names(func) -> tuple[list[str], set[str]]:
             declared.update(node.names)
         elif isinstance(node, ast.Import | ast.ImportFrom):
             loaded.update(a.asname or a.name.split(".")[0] for a in node.names)  # kept
-    for arg in ast.walk(func.args):
+    for arg in ast.walk(func.args) if isinstance(func, ast.FunctionDef) else ():
         if isinstance(arg, ast.arg):
             bound.setdefault(arg.arg, None)
     return [name for name in bound if name not in declared], loaded - set(bound)
@@ -650,7 +655,7 @@ def _with_statements(source: str, name: str, code: str) -> str:
     """`source` with the statements `code` first in the body of `name` (after its docstring)."""
     tree = ast.parse(textwrap.dedent(source))
     func = _function(tree, name)
-    body = func.body if isinstance(func, ast.FunctionDef) else func.body[0].body
+    body = func.body if isinstance(func, ast.FunctionDef) else _first_method(func).body
     first = body[0]
     docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
     body[int(docstring) : int(docstring)] = ast.parse(code).body
@@ -659,7 +664,7 @@ def _with_statements(source: str, name: str, code: str) -> str:
 
 def _first_parameter(source: str, name: str) -> str:
     func = _function(ast.parse(textwrap.dedent(source)), name)
-    args = func.args if isinstance(func, ast.FunctionDef) else func.body[0].args
+    args = func.args if isinstance(func, ast.FunctionDef) else _first_method(func).args
     return [*args.posonlyargs, *args.args][0].arg
 
 
@@ -711,7 +716,7 @@ def test_solution_fails_its_check_once_it_uses_what_is_forbidden(site):
         return
     renamed = _renamings(source.source, site.name, _identifier_words(site))
     renamed_source = renamed[0][0] if renamed else source.source
-    for word in _identifier_words(site)[: len(site.forbidden)]:
+    for word in [w for w in _identifier_words(site) if w in site.forbidden]:
         for way, code in _insertions(site, source, word).items():
             for base in (source.source, renamed_source) if way == "getattr" else (source.source,):
                 changed = _with_statements(base, site.name, code)

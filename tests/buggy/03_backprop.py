@@ -1,6 +1,7 @@
-"""Plausible student mistakes in solutions/03_backprop/backprop.ipynb; format in README.md."""
+"""Plausible student mistakes in solutions/03_backprop/; format in README.md."""
 
 NB = "backprop.ipynb"
+FEATURES = "features.ipynb"
 
 BUGS = [
     # --- 1. the chain rule by hand ---
@@ -200,5 +201,77 @@ BUGS = [
             ("affine_relu_backward(dhidden,", "affine_backward(dhidden,"),
         ],
         loses=["test_two_layer_net"],
+    ),
+    # --- features.ipynb ---
+    dict(
+        # np.histogram's last bin is closed: a pixel equal to hi (1.0) is counted there.
+        name="color_histogram_drops_values_equal_to_hi",
+        notebook=FEATURES,
+        cell="color_histogram",
+        replace=[("(values >= lo) & (values <= hi)", "(values >= lo) & (values < hi)")],
+        loses=["test_color_histogram"],
+    ),
+    dict(
+        # Fractions of the pixels inside value_range instead of all H * W pixels.
+        name="color_histogram_fractions_of_pixels_in_range",
+        notebook=FEATURES,
+        cell="color_histogram",
+        replace=[("minlength=nbin) / num_pixels)", "minlength=nbin) / max(len(values), 1))")],
+        loses=["test_color_histogram"],
+    ),
+    dict(
+        name="color_histogram_counts_instead_of_fractions",
+        notebook=FEATURES,
+        cell="color_histogram",
+        replace=[("minlength=nbin) / num_pixels)", "minlength=nbin))")],
+        loses=["test_color_histogram"],
+    ),
+    dict(
+        # One long vector (N * F,) instead of a matrix (N, F).
+        name="extract_features_concatenates_the_rows",
+        notebook=FEATURES,
+        cell="extract_features",
+        replace=[("features = np.stack(rows)", "features = np.concatenate(rows)")],
+        loses=["test_extract_features"],
+    ),
+    dict(
+        # A number or an (H, C) array is joined unflattened.
+        name="extract_features_without_flattening",
+        notebook=FEATURES,
+        cell="extract_features",
+        replace=[("np.ravel(fn(image))", "fn(image)")],
+        loses=["test_extract_features"],
+    ),
+    dict(
+        name="normalize_features_val_and_test_with_their_own_statistics",
+        notebook=FEATURES,
+        cell="normalize_features",
+        replace=[
+            (
+                "val_out = (val_features - mean) / scale",
+                "val_out = (val_features - val_features.mean(axis=0)) / val_features.std(axis=0)",
+            ),
+            (
+                "test_out = (test_features - mean) / scale",
+                "test_out = (test_features - test_features.mean(axis=0))"
+                " / test_features.std(axis=0)",
+            ),
+        ],
+        loses=["test_normalize_features"],
+    ),
+    dict(
+        name="normalize_features_one_std_for_all_features",
+        notebook=FEATURES,
+        cell="normalize_features",
+        replace=[("std = train_features.std(axis=0)", "std = train_features.std()")],
+        loses=["test_normalize_features"],
+    ),
+    dict(
+        # A feature that is constant on the training set becomes 0 / 0 or x / 0.
+        name="normalize_features_divides_constant_features_by_zero",
+        notebook=FEATURES,
+        cell="normalize_features",
+        replace=[("scale = np.where(std > eps, std, 1.0)", "scale = std")],
+        loses=["test_normalize_features"],
     ),
 ]
