@@ -3,7 +3,11 @@
 For each assignment: assignments/ is what nbgrader makes from solutions/ now; the
 solution submitted as a student's scores full marks; the untouched release scores 0;
 each buggy submission of tests/buggy/<assignment>.py loses exactly the points of the
-cells it names and keeps all others.
+cells it names and keeps all others; the solution with every local variable renamed to a
+forbidden-looking name (tests/renamed_locals.py) still scores full marks. Every
+submission made from the solution is handed in with the files of
+tests/fixtures/<assignment>/ but its README.md, as a student hands in what a notebook
+saved (07's trained weights).
 
 Every submission is graded as `cs231n grade` grades it: by `worker.grade_submission`,
 with the bundle `scale.make_bundle` builds (sandboxed kernel when bubblewrap works,
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import renamed_locals
 
 from cs231n_lib.grading import course, sandbox
 from cs231n_lib.grading.intake import Submission
@@ -28,6 +33,7 @@ from cs231n_lib.grading.worker import AssignmentBundle, grade_submission
 
 REPO = Path(__file__).resolve().parents[1]
 BUGGY = Path(__file__).resolve().parent / "buggy"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ASSIGNMENTS = course.list_assignments(REPO)
 
 
@@ -96,11 +102,16 @@ def bundles(tmp_path_factory):
 
 
 def grade(
-    bundle: AssignmentBundle, student: str, notebooks: dict[str, nbformat.NotebookNode]
+    bundle: AssignmentBundle,
+    student: str,
+    notebooks: dict[str, nbformat.NotebookNode],
+    other_files: dict[str, bytes] | None = None,
 ) -> dict[str, CellResult]:
-    """Grade `notebooks` (file name -> notebook) as `student`'s submission, as `cs231n
-    grade` does; returns {grade_id: CellResult} of the autograded cells."""
-    files = {name: nbformat.writes(nb).encode() for name, nb in notebooks.items()}
+    """Grade `notebooks` (file name -> notebook) and `other_files` (name -> bytes) as
+    `student`'s submission, as `cs231n grade` does; returns {grade_id: CellResult} of the
+    autograded cells."""
+    files = dict(other_files or {})
+    files |= {name: nbformat.writes(nb).encode() for name, nb in notebooks.items()}
     result = grade_submission(Submission(student, files), bundle)
     assert result.success, f"grading {student} failed: {result.error}"
     return {c.grade_id: c for c in result.cells if c.status != "manual"}
@@ -116,13 +127,41 @@ def _notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
     return {p.name: nbformat.read(p, as_version=4) for p in sorted(folder.glob("*.ipynb"))}
 
 
+def fixture_files(assignment: str) -> dict[str, bytes]:
+    """What the solution is handed in with besides its notebooks: the files of
+    tests/fixtures/<assignment>/ but its README.md (none without that folder)."""
+    folder = FIXTURES / assignment
+    files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {name: path.read_bytes() for name, path in files.items() if name != "README.md"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_scores_full_marks(bundles, assignment):
-    cells = grade(bundles(assignment), "solution", _notebooks(REPO / "solutions" / assignment))
+    solution = _notebooks(REPO / "solutions" / assignment)
+    cells = grade(bundles(assignment), "solution", solution, fixture_files(assignment))
     assert cells, "the assignment has no autograded cells"
     short = {gid: _shown(c) for gid, c in cells.items() if c.score != c.max_score}
     assert not short, f"solution cells without full marks (score, max, why): {short}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_with_any_local_names_scores_full_marks(bundles, assignment):
+    notebooks = _notebooks(REPO / "solutions" / assignment)
+    pool = renamed_locals.forbidden_words(notebooks.values()) + list(renamed_locals.GENERIC)
+    renamed, count = {}, 0
+    for name, nb in notebooks.items():
+        renamed[name], n = renamed_locals.rename_locals(nb, pool)
+        count += n
+    assert count, "no local variable was renamed: is tests/renamed_locals.py still working?"
+    cells = grade(bundles(assignment), "renamed", renamed, fixture_files(assignment))
+    short = {gid: _shown(c) for gid, c in cells.items() if c.score != c.max_score}
+    assert not short, (
+        f"a correct solution whose {count} locals carry names such as "
+        f"{pool[:6]} loses points (score, max, why): {short}; an own-implementation check "
+        "must judge what code calls, never its local names"
+    )
 
 
 @pytest.mark.slow
@@ -152,7 +191,8 @@ def make_buggy(assignment: str, bugs: list[dict]) -> dict[str, nbformat.Notebook
 @pytest.mark.slow
 @pytest.mark.parametrize(("assignment", "bugs"), _bug_batches())
 def test_buggy_submissions_lose_their_points(bundles, assignment, bugs):
-    cells = grade(bundles(assignment), "buggy", make_buggy(assignment, bugs))
+    buggy = make_buggy(assignment, bugs)
+    cells = grade(bundles(assignment), "buggy", buggy, fixture_files(assignment))
     expected_zero = {}
     for bug in bugs:
         unknown = set(bug["loses"]) - set(cells)
