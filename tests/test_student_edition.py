@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import sysconfig
-import time
 import tomllib
 from pathlib import Path
 
@@ -258,7 +257,6 @@ def _effective_server_extensions() -> str:
 
 @pytest.mark.slow
 def test_edition_installs_in_a_fresh_venv_and_checks_a_release_notebook(full_edition, tmp_path):
-    start = time.monotonic()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -326,5 +324,3 @@ def test_edition_installs_in_a_fresh_venv_and_checks_a_release_notebook(full_edi
     assert server.stdout.strip() == "['nbgrader.server_extensions.validate_assignment']", (
         server.stdout + server.stderr[-2000:]
     )
-    seconds = time.monotonic() - start
-    assert seconds < 60, f"the fresh-venv check took {seconds:.0f} s (budget 60 s)"
