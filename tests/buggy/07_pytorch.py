@@ -3,6 +3,123 @@
 BUGS = [
     # --- pytorch.ipynb ---------------------------------------------------------------------
     dict(
+        # Zeroes the negative entries first, so rows with a negative sum can be kept.
+        name="positive_rows_zeroes_before_selecting",
+        notebook="pytorch.ipynb",
+        cell="positive_rows",
+        replace=[
+            ("rows = x[x.sum(dim=1) > 0]", "x = x.clamp(min=0)\n    rows = x[x.sum(dim=1) > 0]")
+        ],
+        loses=["test_positive_rows"],
+    ),
+    dict(
+        name="positive_rows_sums_columns",
+        notebook="pytorch.ipynb",
+        cell="positive_rows",
+        replace=[("x.sum(dim=1) > 0", "x.sum(dim=0) > 0")],
+        loses=["test_positive_rows"],
+    ),
+    dict(
+        # Every row at every label: an (N, N) matrix.
+        name="correct_scores_by_column_index",
+        notebook="pytorch.ipynb",
+        cell="correct_class_scores",
+        replace=[
+            ("return scores[torch.arange(len(y), device=scores.device), y]", "return scores[:, y]")
+        ],
+        loses=["test_correct_class_scores"],
+    ),
+    dict(
+        name="gather_along_the_rows",
+        notebook="pytorch.ipynb",
+        cell="gather_scores",
+        replace=[("return scores.gather(1, index)", "return scores.gather(0, index)")],
+        loses=["test_gather_scores"],
+    ),
+    dict(
+        # view on the permuted, non-contiguous tensor raises.
+        name="channels_first_rows_view_after_permute",
+        notebook="pytorch.ipynb",
+        cell="channels_first_rows",
+        replace=[("return nchw.reshape(len(x), -1)", "return nchw.view(len(x), -1)")],
+        loses=["test_channels_first_rows"],
+    ),
+    dict(
+        # A reshape keeps the memory order: the pixels are scrambled, not transposed.
+        name="channels_first_rows_reshape_instead_of_permute",
+        notebook="pytorch.ipynb",
+        cell="channels_first_rows",
+        replace=[
+            (
+                "nchw = x.permute(0, 3, 1, 2)",
+                "nchw = x.reshape(x.shape[0], x.shape[3], x.shape[1], x.shape[2])",
+            )
+        ],
+        loses=["test_channels_first_rows"],
+    ),
+    dict(
+        # (M, 1) + (N, 1): an error when M != N, wrong values when M == N.
+        name="pairwise_norms_of_B_as_a_column",
+        notebook="pytorch.ipynb",
+        cell="pairwise_squared_distances",
+        replace=[("B_sq = (B**2).sum(dim=1)[None, :]", "B_sq = (B**2).sum(dim=1, keepdim=True)")],
+        loses=["test_pairwise_squared_distances"],
+    ),
+    dict(
+        # Right values, but the caller's scores change (and a leaf refuses it).
+        name="softmax_shifts_scores_in_place",
+        notebook="pytorch.ipynb",
+        cell="softmax_rows",
+        replace=[
+            (
+                "shifted = scores - scores.max(dim=1, keepdim=True).values",
+                "scores -= scores.max(dim=1, keepdim=True).values\n    shifted = scores",
+            )
+        ],
+        loses=["test_softmax_rows"],
+    ),
+    dict(
+        # Right values, but exp's saved output is overwritten: backward raises.
+        name="softmax_divides_exp_in_place",
+        notebook="pytorch.ipynb",
+        cell="softmax_rows",
+        replace=[
+            (
+                "return exps / exps.sum(dim=1, keepdim=True)",
+                "exps /= exps.sum(dim=1, keepdim=True)\n    return exps",
+            )
+        ],
+        loses=["test_softmax_rows"],
+    ),
+    dict(
+        # uint8 arithmetic wraps around: 100 - 128 is 228.
+        name="pixels_subtract_before_converting",
+        notebook="pytorch.ipynb",
+        cell="pixels_to_float",
+        replace=[
+            ("values = pixels.to(device=device, dtype=torch.float32)", "values = pixels"),
+            ("return (values - 128) / 128", "return ((values - 128) / 128).to(device)"),
+        ],
+        loses=["test_pixels_to_float"],
+    ),
+    dict(
+        name="pixels_ignore_device",
+        notebook="pytorch.ipynb",
+        cell="pixels_to_float",
+        replace=[
+            ("pixels.to(device=device, dtype=torch.float32)", "pixels.to(dtype=torch.float32)")
+        ],
+        loses=["test_pixels_to_float"],
+    ),
+    dict(
+        # 03's loss has 0.5 * reg * (sum W1^2 + sum W2^2).
+        name="autograd_penalty_without_half",
+        notebook="pytorch.ipynb",
+        cell="two_layer_net_grads",
+        replace=[("+ 0.5 * reg * penalty", "+ reg * penalty")],
+        loses=["test_two_layer_net_grads"],
+    ),
+    dict(
         # A (C,) vector broadcasts against the last axis, W: wrong when C == W, else an error.
         name="standardize_broadcasts_over_width",
         notebook="pytorch.ipynb",
@@ -204,5 +321,43 @@ BUGS = [
             )
         ],
         loses=["test_Bottleneck"],
+    ),
+    # --- challenge.ipynb -------------------------------------------------------------------
+    # Each is graded with the solution's trained weights (tests/fixtures/07_pytorch/), as a
+    # student whose notebook changed after the weights were saved.
+    dict(
+        # The weights load, but without its ReLUs the trained net scores about 0.3.
+        name="challenge_forward_without_relu",
+        notebook="challenge.ipynb",
+        cell="ChallengeNet",
+        replace=[("x = F.relu(norm(conv(x)))", "x = norm(conv(x))")],
+        loses=["test_challenge_bar_1", "test_challenge_bar_2", "test_challenge_bar_3"],
+    ),
+    dict(
+        # Batch norm on each batch's own statistics, also in eval mode: the accuracy on
+        # batches of 250 hardly changes, but an image's scores depend on its batch.
+        name="challenge_batch_norm_on_batch_statistics",
+        notebook="challenge.ipynb",
+        cell="ChallengeNet",
+        replace=[
+            (
+                "x = F.relu(norm(conv(x)))",
+                "x = F.relu(F.batch_norm(conv(x), None, None, norm.weight, norm.bias, True))",
+            )
+        ],
+        loses=["test_challenge_model"],
+    ),
+    dict(
+        # A wider last layer than the saved weights: they no longer load, nothing is graded.
+        name="challenge_model_changed_after_saving",
+        notebook="challenge.ipynb",
+        cell="ChallengeNet",
+        replace=[("widths = [1, 16, 32, 32, 64, 64]", "widths = [1, 16, 32, 32, 64, 96]")],
+        loses=[
+            "test_challenge_model",
+            "test_challenge_bar_1",
+            "test_challenge_bar_2",
+            "test_challenge_bar_3",
+        ],
     ),
 ]
