@@ -91,8 +91,8 @@ EQUIVALENTS: dict[str, tuple[str, ...]] = {
     "max_pool_backward_naive": ("max_pool_backward",),
     "avg_pool_forward_naive": ("avg_pool_forward",),
     "avg_pool_backward_naive": ("avg_pool_backward",),
-    # 07 pytorch: the numpy two-layer nets return the same loss and gradients (with reg
-    # doubled for their 0.5 * reg penalty).
+    # 07 pytorch: the numpy two-layer nets return the same loss and gradients (both use
+    # the 0.5 * reg penalty of 03).
     "two_layer_net_grads": ("TwoLayerNet", "FullyConnectedNet"),
     # 07 pytorch: blocks.training's loop (make_loader and evaluate share their names).
     "train_one_epoch": ("train_epoch",),
