@@ -198,6 +198,17 @@ def test_feedback_shows_results_but_no_hidden_test_source(graded):
     assert "failed: AssertionError" in text
 
 
+def _manually_graded_ids():
+    """The grade ids of the release's graded cells that are not tests (inline answers)."""
+    nb = json.loads((REPO / "assignments" / ASSIGNMENT / NOTEBOOK).read_text())
+    ids = set()
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and meta.get("grade_id") not in POINTS:
+            ids.add(meta["grade_id"])
+    return ids
+
+
 def test_gradebook_autograded_folders_and_cell_csvs(graded):
     root = graded.root
     for student in graded.expected:
@@ -210,7 +221,10 @@ def test_gradebook_autograded_folders_and_cell_csvs(graded):
 
     with open(root / "grades_by_cell.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == len(graded.expected) * (len(POINTS) + 1)  # + the inline question
+    manual = _manually_graded_ids()
+    assert manual, "the release has no inline question"
+    assert len(rows) == len(graded.expected) * (len(POINTS) + len(manual))
+    assert {r["grade_id"] for r in rows} == set(POINTS) | manual
     by_key = {(r["student"], r["grade_id"]): float(r["score"]) for r in rows}
     for student, expected in graded.expected.items():
         for grade_id, score in expected.items():
