@@ -7,6 +7,8 @@ backward(dout, cache) -> gradients), one module per family:
 - normalization: batch, layer and spatial batch normalization (05_regularization, 06_cnn)
 - dropout: inverted dropout (05_regularization)
 - conv: convolution (naive and im2col), pooling, conv-ReLU-pool (06_cnn)
+- rnn: RNN, LSTM and GRU steps and sequences, word embedding, temporal affine,
+  temporal softmax loss (08_rnn)
 
 `from cs231n_lib.layers import affine_forward` works for every layer function.
 """
@@ -58,6 +60,25 @@ from cs231n_lib.layers.normalization import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from cs231n_lib.layers.rnn import (
+    gru_backward,
+    gru_forward,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+    temporal_affine_backward,
+    temporal_affine_forward,
+    temporal_softmax_loss,
+    word_embedding_backward,
+    word_embedding_forward,
+)
 
 __all__ = [
     "affine_backward",
@@ -82,6 +103,10 @@ __all__ = [
     "dropout_forward",
     "elu_backward",
     "elu_forward",
+    "gru_backward",
+    "gru_forward",
+    "gru_step_backward",
+    "gru_step_forward",
     "he",
     "im2col",
     "init_weights",
@@ -89,11 +114,19 @@ __all__ = [
     "layernorm_forward",
     "leaky_relu_backward",
     "leaky_relu_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "lstm_step_backward",
+    "lstm_step_forward",
     "max_pool_backward",
     "max_pool_forward",
     "output_size",
     "relu_backward",
     "relu_forward",
+    "rnn_backward",
+    "rnn_forward",
+    "rnn_step_backward",
+    "rnn_step_forward",
     "sigmoid_backward",
     "sigmoid_forward",
     "small_random",
@@ -102,5 +135,10 @@ __all__ = [
     "spatial_batchnorm_forward",
     "tanh_backward",
     "tanh_forward",
+    "temporal_affine_backward",
+    "temporal_affine_forward",
+    "temporal_softmax_loss",
+    "word_embedding_backward",
+    "word_embedding_forward",
     "xavier",
 ]

@@ -23,6 +23,18 @@ torch (autograd for the gradients), never by the course's numpy code:
   spatial_groupnorm_forward(x, gamma, beta, G, gn_param); the same names ending in
   _backward take dout first and return (dx, dgamma, dbeta)
 - losses: softmax_loss(x, y) -> (loss, dx), svm_loss(x, y) -> (loss, dx)
+- recurrent layers (08_rnn): rnn_step_forward(x, prev_h, Wx, Wh, b) -> next_h,
+  rnn_forward(x, h0, Wx, Wh, b) -> h, rnn_step_backward(dnext_h, x, prev_h, Wx, Wh, b)
+  -> (dx, dprev_h, dWx, dWh, db), rnn_backward(dh, x, h0, Wx, Wh, b) -> (dx, dh0, dWx,
+  dWh, db); the same for gru_ (blocks z, r, candidate) and lstm_ (blocks i, f, o, g;
+  lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) -> (next_h, next_c),
+  lstm_step_backward(dnext_h, dnext_c, x, prev_h, prev_c, Wx, Wh, b) -> (dx, dprev_h,
+  dprev_c, dWx, dWh, db)); lstm_via_nn(x, h0, Wx, Wh, b) -> h through torch's nn.LSTM;
+  word_embedding_forward(x, W), word_embedding_backward(dout, x, W) -> dW;
+  temporal_affine_forward(x, w, b), temporal_affine_backward(dout, x, w, b) -> (dx, dw,
+  db); temporal_softmax_loss(x, y, mask) -> (loss, dx)
+- the captioning model: captioning_loss(params, features, captions, word_to_idx,
+  cell_type) -> (loss, grads)
 - any function of tensors: vjp(fn, inputs, dout, **kwargs) -> one gradient per input
 - the numpy layers' interface around a pair: cached(forward, backward) -> (forward with
   (out, cache), backward(dout, cache)), for tests that need a correct sibling layer
@@ -81,6 +93,27 @@ from cs231n_lib.reference.norm import (
     spatial_groupnorm_backward,
     spatial_groupnorm_forward,
 )
+from cs231n_lib.reference.rnn import (
+    captioning_loss,
+    gru_backward,
+    gru_forward,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    lstm_via_nn,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+    temporal_affine_backward,
+    temporal_affine_forward,
+    temporal_softmax_loss,
+    word_embedding_backward,
+    word_embedding_forward,
+)
 
 __all__ = [
     "FullyConnectedNet",
@@ -93,21 +126,35 @@ __all__ = [
     "batchnorm_backward",
     "batchnorm_forward",
     "cached",
+    "captioning_loss",
     "col2im",
     "compute_device",
     "conv_backward",
     "conv_forward",
     "elu_backward",
     "elu_forward",
+    "gru_backward",
+    "gru_forward",
+    "gru_step_backward",
+    "gru_step_forward",
     "im2col",
     "layernorm_backward",
     "layernorm_forward",
     "leaky_relu_backward",
     "leaky_relu_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "lstm_step_backward",
+    "lstm_step_forward",
+    "lstm_via_nn",
     "max_pool_backward",
     "max_pool_forward",
     "relu_backward",
     "relu_forward",
+    "rnn_backward",
+    "rnn_forward",
+    "rnn_step_backward",
+    "rnn_step_forward",
     "sigmoid_backward",
     "sigmoid_forward",
     "softmax_loss",
@@ -118,5 +165,10 @@ __all__ = [
     "svm_loss",
     "tanh_backward",
     "tanh_forward",
+    "temporal_affine_backward",
+    "temporal_affine_forward",
+    "temporal_softmax_loss",
     "vjp",
+    "word_embedding_backward",
+    "word_embedding_forward",
 ]
