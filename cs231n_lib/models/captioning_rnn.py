@@ -91,18 +91,18 @@ class CaptioningRNN:
         rng = np.random.default_rng(seed)
         width = CELLS[cell_type][0] * hidden_dim
 
-        def gaussian(shape, scale):
+        def normal_weights(shape, scale):
             return (scale * rng.standard_normal(shape)).astype(dtype)
 
         # Small word vectors; the other weights scaled by 1 / sqrt(fan-in) (Xavier-like).
         self.params = {
-            "W_embed": gaussian((vocab_size, wordvec_dim), 0.01),
-            "W_proj": gaussian((input_dim, hidden_dim), input_dim**-0.5),
+            "W_embed": normal_weights((vocab_size, wordvec_dim), 0.01),
+            "W_proj": normal_weights((input_dim, hidden_dim), input_dim**-0.5),
             "b_proj": np.zeros(hidden_dim, dtype=dtype),
-            "Wx": gaussian((wordvec_dim, width), wordvec_dim**-0.5),
-            "Wh": gaussian((hidden_dim, width), hidden_dim**-0.5),
+            "Wx": normal_weights((wordvec_dim, width), wordvec_dim**-0.5),
+            "Wh": normal_weights((hidden_dim, width), hidden_dim**-0.5),
             "b": np.zeros(width, dtype=dtype),
-            "W_vocab": gaussian((hidden_dim, vocab_size), hidden_dim**-0.5),
+            "W_vocab": normal_weights((hidden_dim, vocab_size), hidden_dim**-0.5),
             "b_vocab": np.zeros(vocab_size, dtype=dtype),
         }
 
