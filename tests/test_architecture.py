@@ -29,6 +29,7 @@ TOP_LEVEL_MODULES = {
     "codescan",
     "config",
     "gradcheck",
+    "metrics",
     "optim",
     "solver",
     "vis",

@@ -24,7 +24,13 @@ PINNED = {
     "digits": {0: "470e35cdf0375583", 1: "6d8c0cf626e86192"},
     # Frozen before 06/07's comparisons were measured on it (see the module's docstring).
     "cluttered_digits": {0: "9e125215d023b231", 1: "4581058dd4dda173"},
+    # Frozen before 08's caption features and captioners were measured on it; y are captions.
+    "captions": {0: "3979afa4dda8a00a", 1: "9b25305ffd3359c7"},
+    # Frozen before 09's attention comparisons were measured on it; X and y are token ids.
+    "sequences": {0: "b733a649660efb77", 1: "a7f33adc34aa41aa"},
 }
+# Data sets of token ids, not images: their own tests check layout and dtype.
+TOKEN_DATA = {"sequences"}
 
 
 def fingerprint(splits: dict) -> str:
@@ -59,7 +65,7 @@ def test_pinned_data_is_unchanged(name, seed):
     )
 
 
-@pytest.mark.parametrize("name", sorted(PINNED))
+@pytest.mark.parametrize("name", sorted(set(PINNED) - TOKEN_DATA))
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_offline_data_sets_give_unit_floats_in_every_layout(name, layout):
     splits = data.load(name, layout=layout, dtype=np.float32, **SIZES)

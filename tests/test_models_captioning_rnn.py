@@ -224,3 +224,47 @@ def test_bad_arguments_raise():
         model.loss(features, captions[:, :1])
     with pytest.raises(ValueError, match="max_length"):
         model.sample(features, max_length=0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_recurrent_layers_passed_in_replace_the_packages(cell, monkeypatch):
+    # A notebook graded with the package's cells stubbed hands in its own: the model must
+    # call those (and give the same numbers), never the package's.
+    from cs231n_lib.layers import rnn as layers_rnn
+    from cs231n_lib.models import captioning_rnn
+
+    own = [
+        getattr(layers_rnn, f"{cell}_{name}") for name in ("step_forward", "forward", "backward")
+    ]
+    calls = []
+
+    def counted(function):
+        def wrapper(*args):
+            calls.append(function.__name__)
+            return function(*args)
+
+        return wrapper
+
+    features, captions = _batch(seed=5)
+    default = _model(cell, seed=6)
+    want_loss, want_grads = default.loss(features, captions)
+    want_sample = default.sample(features, max_length=5)
+
+    def stub(*args):
+        raise NotImplementedError("the package's cell must not run")
+
+    monkeypatch.setitem(captioning_rnn.STEPS, cell, stub)
+    for name in ("step_forward", "forward", "backward"):
+        monkeypatch.setattr(captioning_rnn, f"{cell}_{name}", stub)
+    monkeypatch.setitem(captioning_rnn.CELLS, cell, (captioning_rnn.CELLS[cell][0], stub, stub))
+    model = _model(cell, seed=6, recurrent=tuple(counted(f) for f in own))
+    loss, grads = model.loss(features, captions)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    for name, want in want_grads.items():
+        np.testing.assert_allclose(grads[name], want, rtol=1e-10, err_msg=name)
+    np.testing.assert_array_equal(model.sample(features, max_length=5), want_sample)
+    assert {f"{cell}_forward", f"{cell}_backward", f"{cell}_step_forward"} <= set(calls)
+    with pytest.raises(NotImplementedError):  # the default model runs the (stubbed) package
+        _model(cell).loss(features, captions)
+    with pytest.raises(TypeError, match="three functions"):
+        _model(cell, recurrent=own[:2])

@@ -3,19 +3,58 @@
 - training: make_loader, train_epoch, evaluate, fit (a plain classifier training loop)
 - counting: count_parameters, count_multiply_adds (also for models on the meta device)
 - augmentation: the numpy augmentations of 05_regularization on (N, C, H, W) tensors
+- caption_features: feature_extractor, image_features (a small CNN trained on the
+  captioned shapes, cached), CaptionFeatureCNN, slot_accuracy
+- captioning: TorchCaptioner, train_captioner, greedy_sample (LSTM, GRU or RNN)
+- attention: MultiHeadAttention, PositionalEncoding, PatchEmbedding, FeedForward,
+  TransformerEncoderLayer, TransformerDecoderLayer, causal_mask (09_transformers)
+- transformers: VisionTransformer, CaptioningTransformer (09_transformers)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.
 """
 
+from cs231n_lib.blocks.attention import (
+    FeedForward,
+    MultiHeadAttention,
+    PatchEmbedding,
+    PositionalEncoding,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+    causal_mask,
+)
+from cs231n_lib.blocks.caption_features import (
+    CaptionFeatureCNN,
+    feature_extractor,
+    image_features,
+    slot_accuracy,
+)
+from cs231n_lib.blocks.captioning import TorchCaptioner, greedy_sample, train_captioner
 from cs231n_lib.blocks.counting import count_multiply_adds, count_parameters
 from cs231n_lib.blocks.training import evaluate, fit, make_loader, train_epoch
+from cs231n_lib.blocks.transformers import CaptioningTransformer, VisionTransformer
 
 __all__ = [
+    "CaptionFeatureCNN",
+    "CaptioningTransformer",
+    "FeedForward",
+    "MultiHeadAttention",
+    "PatchEmbedding",
+    "PositionalEncoding",
+    "TorchCaptioner",
+    "TransformerDecoderLayer",
+    "TransformerEncoderLayer",
+    "VisionTransformer",
+    "causal_mask",
     "count_multiply_adds",
     "count_parameters",
     "evaluate",
+    "feature_extractor",
     "fit",
+    "greedy_sample",
+    "image_features",
     "make_loader",
+    "slot_accuracy",
+    "train_captioner",
     "train_epoch",
 ]

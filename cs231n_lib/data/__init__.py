@@ -6,8 +6,11 @@ Every data set module has DESCRIPTION, CLASSES and
 
 returning X_train, y_train, X_val, y_val, X_test, y_test: X floats in [0, 1] in the
 `layout` of `cs231n_lib.data.layout` ("flat", "nhwc" or "nchw"), y int64 labels that
-index CLASSES. A module may take more keyword arguments after these (digits: upsample;
-cifar10: data_dir). A notebook's setup loads its data in one line:
+index CLASSES (captions: y holds captions (N, L) of word indices, CLASSES is the
+vocabulary, and the dict adds word_to_idx and idx_to_word; sequences: X and y are token
+ids in the one layout "tokens"). A module may take more
+keyword arguments after these (digits: upsample; cifar10: data_dir). A notebook's setup
+loads its data in one line:
 
     data = load(DATASET, num_train=config.pick(500, None), seed=SEED, layout="nchw")
 """
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from cs231n_lib.data import cifar10, cluttered_digits, digits
+from cs231n_lib.data import captions, cifar10, cluttered_digits, digits, sequences
 
 REGISTRY: dict[str, ModuleType] = {
     "digits": digits,
     "cluttered_digits": cluttered_digits,
+    "captions": captions,
+    "sequences": sequences,
     "cifar10": cifar10,
 }
 DATASETS = {name: module.DESCRIPTION for name, module in REGISTRY.items()}

@@ -9,6 +9,8 @@ backward(dout, cache) -> gradients), one module per family:
 - conv: convolution (naive and im2col), pooling, conv-ReLU-pool (06_cnn)
 - rnn: RNN, LSTM and GRU steps and sequences, word embedding, temporal affine,
   temporal softmax loss (08_rnn)
+- attention: scaled dot-product and additive attention, causal and padding masks
+  (09_transformers)
 
 `from cs231n_lib.layers import affine_forward` works for every layer function.
 """
@@ -22,6 +24,16 @@ from cs231n_lib.layers.activations import (
     sigmoid_forward,
     tanh_backward,
     tanh_forward,
+)
+from cs231n_lib.layers.attention import (
+    additive_attention_backward,
+    additive_attention_forward,
+    attention_backward,
+    attention_forward,
+    attention_weights,
+    causal_mask,
+    masked_softmax,
+    padding_mask,
 )
 from cs231n_lib.layers.conv import (
     avg_pool_backward,
@@ -81,15 +93,21 @@ from cs231n_lib.layers.rnn import (
 )
 
 __all__ = [
+    "additive_attention_backward",
+    "additive_attention_forward",
     "affine_backward",
     "affine_forward",
     "affine_relu_backward",
     "affine_relu_forward",
+    "attention_backward",
+    "attention_forward",
+    "attention_weights",
     "avg_pool_backward",
     "avg_pool_forward",
     "batchnorm_backward",
     "batchnorm_backward_alt",
     "batchnorm_forward",
+    "causal_mask",
     "col2im",
     "conv_backward_im2col",
     "conv_backward_naive",
@@ -118,9 +136,11 @@ __all__ = [
     "lstm_forward",
     "lstm_step_backward",
     "lstm_step_forward",
+    "masked_softmax",
     "max_pool_backward",
     "max_pool_forward",
     "output_size",
+    "padding_mask",
     "relu_backward",
     "relu_forward",
     "rnn_backward",

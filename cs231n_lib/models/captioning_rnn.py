@@ -11,11 +11,15 @@ Training (teacher forcing), for captions (N, T + 1) that start with <START>:
 so the word at step t is predicted from the words before it, <START> is never a target
 and the <NULL> padding is never scored. Sampling feeds back the most likely word (greedy).
 No regularization. `CaptioningSolverModel` gives the model the interface of the Solver.
+
+The cell's layers are the package's unless `recurrent=(step_forward, forward, backward)`
+names others with the same signatures (a notebook's own LSTM or GRU, say): then loss and
+sample call those, and nothing else of the package's cell.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -41,6 +45,7 @@ CELLS = {  # cell_type -> (column blocks of H in Wx, Wh, b; forward; backward)
     "lstm": (4, lstm_forward, lstm_backward),
     "gru": (3, gru_forward, gru_backward),
 }
+STEPS = {"rnn": rnn_step_forward, "lstm": lstm_step_forward, "gru": gru_step_forward}
 SPECIAL_WORDS = ("<NULL>", "<START>", "<END>")
 
 
@@ -56,6 +61,10 @@ class CaptioningRNN:
     - cell_type: "rnn", "lstm" (blocks i, f, o, g) or "gru" (blocks z, r, candidate).
     - dtype: float type of the parameters (np.float64 for gradient checks).
     - seed: seed of the initial weights (np.random.default_rng).
+    - recurrent: None for the package's layers of cell_type, or (step_forward, forward,
+      backward) with the signatures of the package's for that cell type, e.g.
+      (lstm_step_forward, lstm_forward, lstm_backward): the step computes
+      (next_h, next_c, cache) for "lstm" and (next_h, cache) otherwise.
     params: W_embed (V, W), W_proj (D, H), b_proj (H,), Wx (W, kH), Wh (H, kH), b (kH,),
     W_vocab (H, V), b_vocab (V,), with k = 1, 4, 3 for rnn, lstm, gru.
     """
@@ -69,9 +78,17 @@ class CaptioningRNN:
         cell_type: str = "rnn",
         dtype: type = np.float32,
         seed: int = 0,
+        recurrent: tuple[Callable, Callable, Callable] | None = None,
     ):
         if cell_type not in CELLS:
             raise ValueError(f"unknown cell_type {cell_type!r}; choose one of {list(CELLS)}")
+        if recurrent is None:
+            recurrent = (STEPS[cell_type], *CELLS[cell_type][1:])
+        elif len(recurrent) != 3 or not all(callable(f) for f in recurrent):
+            raise TypeError(
+                "recurrent must be three functions (step_forward, forward, backward), "
+                f"got {recurrent!r}"
+            )
         missing = [word for word in SPECIAL_WORDS if word not in word_to_idx]
         if missing:
             raise ValueError(f"word_to_idx lacks {missing}; it needs {list(SPECIAL_WORDS)}")
@@ -86,6 +103,7 @@ class CaptioningRNN:
         self.word_to_idx = dict(word_to_idx)
         self.idx_to_word = {i: w for w, i in self.word_to_idx.items()}
         self.cell_type, self.dtype = cell_type, dtype
+        self._step_forward, self._cell_forward, self._cell_backward = recurrent
         self._null, self._start, self._end = (self.word_to_idx[w] for w in SPECIAL_WORDS)
 
         rng = np.random.default_rng(seed)
@@ -133,7 +151,7 @@ class CaptioningRNN:
                 f"got shape {captions.shape}"
             )
         p = self.params
-        _, cell_forward, cell_backward = CELLS[self.cell_type]
+        cell_forward, cell_backward = self._cell_forward, self._cell_backward
         captions_in, captions_out = captions[:, :-1], captions[:, 1:]  # (N, T) each
         mask = captions_out != self._null
 
@@ -177,10 +195,9 @@ class CaptioningRNN:
         for t in range(max_length):
             x = p["W_embed"][word]  # (N, W)
             if self.cell_type == "lstm":
-                h, c, _ = lstm_step_forward(x, h, c, p["Wx"], p["Wh"], p["b"])
+                h, c, _ = self._step_forward(x, h, c, p["Wx"], p["Wh"], p["b"])
             else:
-                step = rnn_step_forward if self.cell_type == "rnn" else gru_step_forward
-                h, _ = step(x, h, p["Wx"], p["Wh"], p["b"])
+                h, _ = self._step_forward(x, h, p["Wx"], p["Wh"], p["b"])
             word = np.argmax(h @ p["W_vocab"] + p["b_vocab"], axis=1)  # (N,)
             captions[:, t] = np.where(done, self._null, word)
             done |= word == self._end

@@ -35,6 +35,13 @@ torch (autograd for the gradients), never by the course's numpy code:
   db); temporal_softmax_loss(x, y, mask) -> (loss, dx)
 - the captioning model: captioning_loss(params, features, captions, word_to_idx,
   cell_type) -> (loss, grads)
+- attention (09_transformers): attention_forward(q, k, v, mask=None) -> out by
+  F.scaled_dot_product_attention, attention_backward(dout, q, k, v, mask=None) -> (dq, dk,
+  dv); additive_attention_forward(query, keys, values, Wa, Ua, va, mask=None) -> context,
+  additive_attention_backward(dcontext, ...) -> (dquery, dkeys, dvalues, dWa, dUa, dva);
+  multi_head_attention(params, query, key, value, num_heads, attn_mask=None) -> (out,
+  weights) through torch's nn.MultiheadAttention with the course block's weights mapped
+  (masks: True / 1 = keep, as in the numpy layers; nn.MultiheadAttention's are inverted)
 - any function of tensors: vjp(fn, inputs, dout, **kwargs) -> one gradient per input
 - the numpy layers' interface around a pair: cached(forward, backward) -> (forward with
   (out, cache), backward(dout, cache)), for tests that need a correct sibling layer
@@ -61,6 +68,13 @@ from cs231n_lib.reference.activations import (
     sigmoid_forward,
     tanh_backward,
     tanh_forward,
+)
+from cs231n_lib.reference.attention import (
+    additive_attention_backward,
+    additive_attention_forward,
+    attention_backward,
+    attention_forward,
+    multi_head_attention,
 )
 from cs231n_lib.reference.cached import cached
 from cs231n_lib.reference.conv import (
@@ -117,10 +131,14 @@ from cs231n_lib.reference.rnn import (
 
 __all__ = [
     "FullyConnectedNet",
+    "additive_attention_backward",
+    "additive_attention_forward",
     "affine_backward",
     "affine_forward",
     "affine_relu_backward",
     "affine_relu_forward",
+    "attention_backward",
+    "attention_forward",
     "avg_pool_backward",
     "avg_pool_forward",
     "batchnorm_backward",
@@ -149,6 +167,7 @@ __all__ = [
     "lstm_via_nn",
     "max_pool_backward",
     "max_pool_forward",
+    "multi_head_attention",
     "relu_backward",
     "relu_forward",
     "rnn_backward",
