@@ -101,6 +101,15 @@ def bundles(tmp_path_factory):
     return bundle
 
 
+def test_bundle_warms_the_caches_a_sandboxed_kernel_only_reads(bundles):
+    """The sandbox shows the data directory read-only: the grader trains 08's caption
+    features there first, or every submission would train them again."""
+    from cs231n_lib.blocks.caption_features import cache_path
+
+    bundles("08_rnn")
+    assert cache_path(0, "fast").is_file(), "the bundle did not cache the fast caption features"
+
+
 def grade(
     bundle: AssignmentBundle,
     student: str,

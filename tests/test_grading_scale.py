@@ -301,5 +301,28 @@ def test_local_dask_cluster_gives_identical_grades(graded, tmp_path):
             *OPTIONS,
         )
     assert status == 0, out
+    differ = {}
     for student in graded.expected:
-        assert autograded_scores(root, student) == autograded_scores(graded.root, student), student
+        dask, local = autograded_scores(root, student), autograded_scores(graded.root, student)
+        if dask != local:
+            cells = {g: (dask.get(g), local.get(g)) for g in local if dask.get(g) != local.get(g)}
+            differ[student] = (cells, _cell_outputs(root, student, cells))
+    assert not differ, f"(dask, local) scores per cell, and the dask run's outputs: {differ}\n{out}"
+
+
+def _cell_outputs(root: Path, student: str, grade_ids) -> dict[str, str]:
+    """The text outputs of the autograded notebook's cells `grade_ids` (for a failure's message)."""
+    path = root / "autograded" / student / ASSIGNMENT / NOTEBOOK
+    if not path.is_file():
+        return {"(no autograded notebook)": str(path)}
+    nb = nbformat.read(path, as_version=4)
+    texts = {}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in grade_ids:
+            parts = [
+                o.get("text", "") or "\n".join(o.get("traceback", [])) or str(o.get("data", ""))
+                for o in cell.get("outputs", [])
+            ]
+            texts[grade_id] = "\n".join(parts)[-3000:]
+    return texts

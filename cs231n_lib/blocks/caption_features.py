@@ -37,7 +37,7 @@ from torch import nn
 from cs231n_lib import config
 from cs231n_lib.data import captions as caption_data
 
-MODEL_VERSION = 1  # bump on any change of the network or its training
+MODEL_VERSION = 2  # bump on any change of the network or its training (2: fast budget)
 FEATURE_DIM = 256
 # (slot name, number of classes); "other_*" have a last class "none" for single objects.
 HEADS = (
@@ -49,9 +49,10 @@ HEADS = (
     ("other_colour", 7),
     ("other_shape", 6),
 )
-BUDGETS = {  # training images (the first of the training split) and optimizer steps
-    "fast": {"num_train": 2000, "num_steps": 150},
-    "full": {"num_train": 20000, "num_steps": 1600},
+BUDGETS = {  # training images (the first of the training split), optimizer steps, batch
+    # fast: a few seconds (the grader warms it before a class, see warm_cache), weak features
+    "fast": {"num_train": 2000, "num_steps": 80, "batch_size": 64},
+    "full": {"num_train": 20000, "num_steps": 1600, "batch_size": 128},
 }
 THREADS = 2  # at most; fewer where torch is set to fewer (OMP_NUM_THREADS=1 under CI)
 _IN_MEMORY: dict[tuple[str, int], nn.Module] = {}
@@ -203,7 +204,11 @@ def _train(seed: int, budget: str) -> CaptionFeatureCNN:
     settings = BUDGETS[budget]
     data = caption_data.load(num_train=settings["num_train"], num_val=0, num_test=0, seed=seed)
     return train_feature_extractor(
-        data["X_train"], data["y_train"], seed=seed, num_steps=settings["num_steps"]
+        data["X_train"],
+        data["y_train"],
+        seed=seed,
+        num_steps=settings["num_steps"],
+        batch_size=settings.get("batch_size", 128),
     )
 
 
@@ -230,6 +235,14 @@ def _load_or_train(path: Path, seed: int, budget: str) -> CaptionFeatureCNN:
             model = _train(seed, budget)
             _save(model, path)
     return model
+
+
+def warm_cache(seed: int = 0, budget: str = "fast") -> bool:
+    """Train and cache the weights for (seed, budget) unless they are cached already, so
+    that processes that only read the data directory (the grader's sandboxed kernels)
+    find them. Returns True if the cache file exists afterwards."""
+    feature_extractor(seed, budget)
+    return cache_path(seed, budget).is_file()
 
 
 def _hold(lock) -> None:
@@ -297,4 +310,5 @@ __all__ = [
     "predict_slots",
     "slot_accuracy",
     "train_feature_extractor",
+    "warm_cache",
 ]

@@ -214,6 +214,7 @@ def make_bundle(
     }
     from cs231n_lib.grading import withhold
 
+    warm_data_caches(notebooks)
     withheld = {
         name: (sorted(withhold.exercises(source / name)), withhold.notebook_label(source / name))
         for name in notebooks
@@ -231,6 +232,19 @@ def make_bundle(
         kernel_arguments=list(api.config.Execute.get("extra_arguments", [])),
         sandbox_info=sandbox_info,
     )
+
+
+def warm_data_caches(notebooks: dict[str, bytes]) -> None:
+    """Fill the data directory's caches that the released `notebooks` (name -> bytes) use
+    in fast mode, before any submission runs: a sandboxed kernel sees that directory
+    read-only, so without this every submission would train them again, in memory.
+    08's caption features: the fast weights for seed 0 (the notebooks' SEED)."""
+    if any(b"caption_features" in source for source in notebooks.values()):
+        from cs231n_lib.blocks.caption_features import cache_path, warm_cache
+
+        if not cache_path(0, "fast").is_file():
+            print("training 08's fast caption features (once per machine) ...", file=sys.stderr)
+        warm_cache(seed=0, budget="fast")
 
 
 def _start_pool(jobs: int) -> ProcessPoolExecutor:
