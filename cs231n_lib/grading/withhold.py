@@ -96,6 +96,11 @@ EQUIVALENTS: dict[str, tuple[str, ...]] = {
     "two_layer_net_grads": ("TwoLayerNet", "FullyConnectedNet"),
     # 07 pytorch: blocks.training's loop (make_loader and evaluate share their names).
     "train_one_epoch": ("train_epoch",),
+    # 09 attention: layers.attention's weights are the forward pass but for the product
+    # with V (its masked_softmax stays: additive attention, which the notebook compares
+    # with, uses it); blocks.attention's sinusoids are the encoding's buffer.
+    "attention_forward": ("attention_weights",),
+    "PositionalEncoding": ("sinusoids",),
 }
 
 # Decorators a stub keeps: they make a method what it is (others may run withheld code).
