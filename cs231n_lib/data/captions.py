@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from cs231n_lib.data.layout import arrange, check_layout
+from cs231n_lib.data.layout import arrange, check_layout, check_sizes
 
 DESCRIPTION = (
     "32x32 colour images of one or two shapes, each with its one canonical caption "
@@ -112,13 +112,7 @@ def load(
     index.
     """
     check_layout(layout)
-    if num_train is None:
-        num_train = 20000
-    for name, value in [("num_train", num_train), ("num_val", num_val), ("num_test", num_test)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if num_train == 0:
-        raise ValueError("num_train must be at least 1")
+    num_train = check_sizes(num_train, num_val, num_test, default_train=20000)
     data: dict = {}
     for index, (split, count) in enumerate(
         (("train", num_train), ("val", num_val), ("test", num_test))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from cs231n_lib.data.layout import arrange, check_layout
+from cs231n_lib.data.layout import arrange, check_layout, check_sizes
 
 DESCRIPTION = (
     "scikit-learn's digits scaled, rotated and moved on a 32x32 canvas with clutter and "
@@ -62,13 +62,7 @@ def load(
     from sklearn.datasets import load_digits
 
     check_layout(layout)
-    if num_train is None:
-        num_train = 8000
-    for name, value in [("num_train", num_train), ("num_val", num_val), ("num_test", num_test)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if num_train == 0:
-        raise ValueError("num_train must be at least 1")
+    num_train = check_sizes(num_train, num_val, num_test, default_train=8000)
 
     bunch = load_digits()
     bases = bunch.images / 16.0  # (1797, 8, 8) in [0, 1]

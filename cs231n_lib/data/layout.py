@@ -1,4 +1,5 @@
-"""The array layouts every data set's `load` offers, and the conversion into them."""
+"""The array layouts every data set's `load` offers, the conversion into them, and the
+check of the split sizes `load` takes."""
 
 from __future__ import annotations
 
@@ -30,3 +31,16 @@ def arrange(images: np.ndarray, layout: str, dtype: npt.DTypeLike) -> np.ndarray
     elif layout == "nchw":
         images = images.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(images, dtype=dtype)
+
+
+def check_sizes(num_train: int | None, num_val: int, num_test: int, default_train: int) -> int:
+    """Refuse split sizes that are not non-negative ints (and an empty training split);
+    returns num_train, `default_train` for None."""
+    if num_train is None:
+        num_train = default_train
+    for name, value in [("num_train", num_train), ("num_val", num_val), ("num_test", num_test)]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if num_train == 0:
+        raise ValueError("num_train must be at least 1")
+    return num_train

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from cs231n_lib.data.layout import check_sizes
+
 DESCRIPTION = (
     "digit strings to reverse or add, with variable lengths (procedural, offline): the "
     "sequence-to-sequence task of 09's attention"
@@ -83,13 +85,7 @@ def load(
         raise TypeError(f"dtype must be an integer type such as np.int64, got {dtype}")
     if task not in TASKS:
         raise ValueError(f"task={task!r} is not one of {TASKS}")
-    if num_train is None:
-        num_train = 10000
-    for name, value in [("num_train", num_train), ("num_val", num_val), ("num_test", num_test)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if num_train == 0:
-        raise ValueError("num_train must be at least 1")
+    num_train = check_sizes(num_train, num_val, num_test, default_train=10000)
     _check_lengths(task, min_length, max_length)
     data: dict = {}
     for index, (split, count) in enumerate(
