@@ -277,3 +277,70 @@ def test_captioning_transformer_learns_captions_and_samples_them_in_08s_format()
     want = np.zeros((3, 7), dtype=np.int64)  # no <START>; <END> kept; <NULL> after it
     want[0, :3], want[1, :5], want[2, :2] = [3, 4, 2], [5, 5, 5, 4, 2], [4, 2]
     np.testing.assert_array_equal(sampled, want)
+
+
+def test_vision_transformer_class_token_and_layers_given_by_a_notebook():
+    made = []
+
+    class Layer(blk.TransformerEncoderLayer):
+        def __init__(self, *args):
+            super().__init__(*args)
+            made.append(args)
+
+    torch.manual_seed(18)
+    model = VisionTransformer(
+        img_size=8,
+        patch_size=4,
+        in_channels=1,
+        embed_dim=16,
+        num_layers=2,
+        num_heads=2,
+        dim_feedforward=32,
+        num_classes=3,
+        dropout=0.0,
+        pool="cls",
+        encoder_layer=Layer,
+    )
+    assert made == [(16, 2, 32, 0.0)] * 2
+    X = torch.randn(5, 1, 8, 8)
+    assert model(X).shape == (5, 3)
+    assert model.layers[0].self_attn.last_attention.shape == (5, 2, 5, 5)  # cls + 4 patches
+    # the class token's output, not the mean of the tokens, reaches the head
+    last = {}
+    model.layers[-1].register_forward_hook(lambda m, i, out: last.update(out=out))
+    model.eval()
+    with torch.no_grad():
+        scores = model(X)
+        torch.testing.assert_close(scores, model.head(last["out"][:, 0]))
+        assert not torch.allclose(scores, model.head(last["out"].mean(dim=1)))
+    with pytest.raises(ValueError, match="pool"):
+        VisionTransformer(img_size=8, patch_size=4, pool="max")
+
+
+def test_captioning_transformer_reads_a_grid_of_memory_tokens_with_positions():
+    word_to_idx = {w: i for i, w in enumerate(["<NULL>", "<START>", "<END>", "a", "b"])}
+    torch.manual_seed(19)
+    model = CaptioningTransformer(
+        word_to_idx,
+        input_dim=3,
+        wordvec_dim=8,
+        num_heads=2,
+        num_layers=1,
+        max_length=6,
+        dropout=0.0,
+    ).eval()
+    grid = torch.randn(2, 4, 3)
+    captions = torch.tensor([[1, 3, 4], [1, 4, 3]])
+    assert model(grid, captions).shape == (2, 3, 5)
+    assert model.layers[0].cross_attn.last_attention.shape == (2, 2, 3, 4)
+    # positions make the memory's order matter (cross-attention alone would not see it)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_()  # weights large enough that attention is far from uniform
+    swapped = grid[:, [1, 0, 2, 3]]
+    assert not torch.allclose(model(grid, captions), model(swapped, captions), atol=1e-3)
+    model.memory_positions = nn.Identity()
+    torch.testing.assert_close(model(grid, captions), model(swapped, captions))
+    assert model.sample(grid.numpy(), max_length=4).shape == (2, 4)
+    with pytest.raises(ValueError, match=r"\(N, D\) or \(N, M, D\)"):
+        model(torch.randn(2, 1, 4, 3), captions)

@@ -137,3 +137,18 @@ def test_bad_arguments_are_refused(tiny):
         cf.image_features(np.zeros((2, 3, 32, 32), np.float32), budget="fast", batch_size=0)
     with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)"):
         cf.image_features(np.zeros((2, 32, 32), np.float32), budget="fast")
+
+
+def test_spatial_features_are_the_cells_the_linear_layer_reads(tiny):
+    data = cap.load(num_train=3, num_val=0, num_test=0, layout="nhwc")
+    grid = cf.spatial_features(data["X_train"], seed=0, budget="fast", batch_size=2)
+    assert grid.shape == (3, 16, 64) and grid.dtype == np.float32
+    assert cf.spatial_features(data["X_train"][:0], budget="fast").shape == (0, 16, 64)
+    # the pooled features are relu(Linear(the map flattened channel-major)): cell r*4+c of
+    # channel k is grid[:, r * 4 + c, k]
+    linear = cf.feature_extractor(0, "fast").body[cf.GRID_LAYERS + 1]
+    flat = torch.from_numpy(grid.transpose(0, 2, 1).reshape(3, -1))
+    with torch.no_grad():
+        pooled = torch.relu(linear(flat)).numpy()
+    features = cf.image_features(data["X_train"], seed=0, budget="fast")
+    np.testing.assert_allclose(pooled, features, rtol=1e-4, atol=1e-5)

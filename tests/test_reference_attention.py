@@ -157,3 +157,70 @@ def test_tensors_stay_tensors_and_params_are_checked(rng):
         ref.multi_head_attention(params, x, x, x, 3)
     with pytest.raises(ValueError, match=r"attn_mask must be \(S, T\)"):
         ref.multi_head_attention(params, x, x, x, H, torch.ones(S, S + 1, dtype=torch.bool))
+
+
+# --- transformer layers and patch embedding -------------------------------------------
+
+
+def _layer_inputs(rng, layer_cls, *args):
+    torch.manual_seed(5)
+    layer = layer_cls(*args).double().eval()
+    return layer, {k: v.detach().numpy() for k, v in layer.state_dict().items()}
+
+
+def test_transformer_encoder_layer_matches_the_course_block(rng):
+    from cs231n_lib.blocks.attention import TransformerEncoderLayer, causal_mask
+
+    layer, params = _layer_inputs(rng, TransformerEncoderLayer, E, H, 12, 0.0)
+    src = rng.normal(size=(N, T, E))
+    mask = causal_mask(T).numpy()
+    for m in (None, mask):
+        expected = layer(torch.from_numpy(src), None if m is None else torch.from_numpy(m))
+        got = ref.transformer_encoder_layer(params, src, H, src_mask=m)
+        assert isinstance(got, np.ndarray)
+        np.testing.assert_allclose(got, expected.detach().numpy(), atol=1e-10)
+    # the mask matters: with it the first position sees only itself
+    assert not np.allclose(
+        ref.transformer_encoder_layer(params, src, H, mask),
+        ref.transformer_encoder_layer(params, src, H),
+    )
+    with pytest.raises(ValueError, match="lacks"):
+        ref.transformer_encoder_layer({}, src, H)
+
+
+def test_transformer_decoder_layer_matches_the_course_block(rng):
+    from cs231n_lib.blocks.attention import TransformerDecoderLayer, causal_mask
+
+    layer, params = _layer_inputs(rng, TransformerDecoderLayer, E, H, 12, 0.0)
+    tgt, memory = rng.normal(size=(N, T, E)), rng.normal(size=(N, S, E))
+    mask = causal_mask(T)
+    expected = layer(torch.from_numpy(tgt), torch.from_numpy(memory), mask).detach().numpy()
+    got = ref.transformer_decoder_layer(params, tgt, memory, H, tgt_mask=mask.numpy())
+    np.testing.assert_allclose(got, expected, atol=1e-10)
+    # tensors in, tensors out
+    out = ref.transformer_decoder_layer(
+        {k: torch.from_numpy(v) for k, v in params.items()},
+        torch.from_numpy(tgt),
+        torch.from_numpy(memory),
+        H,
+        tgt_mask=mask,
+    )
+    assert isinstance(out, torch.Tensor)
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-10)
+
+
+def test_patch_embedding_matches_a_loop_over_patches(rng):
+    P, C, size, emb = 2, 3, 6, 5
+    weight, bias = rng.normal(size=(emb, P * P * C)), rng.normal(size=emb)
+    x = rng.normal(size=(N, C, size, size))
+    got = ref.patch_embedding(weight, bias, x, P)
+    rows = size // P
+    expected = np.zeros((N, rows * rows, emb))
+    for n in range(N):
+        for r in range(rows):
+            for c in range(rows):
+                patch = x[n, :, r * P : (r + 1) * P, c * P : (c + 1) * P]  # (C, P, P)
+                expected[n, r * rows + c] = weight @ patch.transpose(1, 2, 0).ravel() + bias
+    np.testing.assert_allclose(got, expected, atol=1e-10)
+    with pytest.raises(ValueError, match="divide"):
+        ref.patch_embedding(weight, bias, x[:, :, :5, :5], P)

@@ -54,6 +54,7 @@ BUDGETS = {  # training images (the first of the training split), optimizer step
     "fast": {"num_train": 2000, "num_steps": 80, "batch_size": 64},
     "full": {"num_train": 20000, "num_steps": 1600, "batch_size": 128},
 }
+GRID_LAYERS = 12  # body[:12] ends with the third block's pooling: (N, 64, 4, 4)
 THREADS = 2  # at most; fewer where torch is set to fewer (OMP_NUM_THREADS=1 under CI)
 _IN_MEMORY: dict[tuple[str, int], nn.Module] = {}
 
@@ -85,6 +86,10 @@ class CaptionFeatureCNN(nn.Module):
 
     def features(self, X: torch.Tensor) -> torch.Tensor:
         return self.body(X)
+
+    def grid(self, X: torch.Tensor) -> torch.Tensor:
+        """The last convolutional block's map as tokens: (N, 16, 64), cells row-major."""
+        return self.body[:GRID_LAYERS](X).flatten(2).transpose(1, 2)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.heads(self.body(X))
@@ -272,7 +277,7 @@ def _nchw(X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(caption_data.to_images(X).transpose(0, 3, 1, 2), dtype=np.float32)
 
 
-def _run(model: nn.Module, X: np.ndarray, batch_size: int, fn) -> np.ndarray:
+def _run(model: nn.Module, X: np.ndarray, batch_size: int, fn, empty=(FEATURE_DIM,)) -> np.ndarray:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     device = next(model.parameters()).device
@@ -285,7 +290,7 @@ def _run(model: nn.Module, X: np.ndarray, batch_size: int, fn) -> np.ndarray:
             out.append(fn(model, torch.as_tensor(X[i : i + batch_size], device=device)).cpu())
     model.train(was_training)
     if not out:
-        return np.zeros((0, FEATURE_DIM), dtype=np.float32)
+        return np.zeros((0, *empty), dtype=np.float32)
     return torch.cat(out).numpy().astype(np.float32)
 
 
@@ -296,6 +301,16 @@ def image_features(
     from feature_extractor(seed, budget), computed on config.device()."""
     model = feature_extractor(seed, budget)
     return _run(model, X, batch_size, lambda m, x: m.features(x))
+
+
+def spatial_features(
+    X: np.ndarray, seed: int = 0, batch_size: int = 500, budget: str | None = None
+) -> np.ndarray:
+    """Grid features (N, 16, 64) float32 of images X: the 4x4 cells of the feature CNN's last
+    convolutional map (before its linear layer), row-major, each a 64-vector; the same
+    trained network as image_features."""
+    model = feature_extractor(seed, budget)
+    return _run(model, X, batch_size, lambda m, x: m.grid(x), empty=(16, 64))
 
 
 __all__ = [
@@ -309,6 +324,7 @@ __all__ = [
     "image_features",
     "predict_slots",
     "slot_accuracy",
+    "spatial_features",
     "train_feature_extractor",
     "warm_cache",
 ]

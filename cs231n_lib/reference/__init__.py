@@ -41,7 +41,11 @@ torch (autograd for the gradients), never by the course's numpy code:
   additive_attention_backward(dcontext, ...) -> (dquery, dkeys, dvalues, dWa, dUa, dva);
   multi_head_attention(params, query, key, value, num_heads, attn_mask=None) -> (out,
   weights) through torch's nn.MultiheadAttention with the course block's weights mapped
-  (masks: True / 1 = keep, as in the numpy layers; nn.MultiheadAttention's are inverted)
+  (masks: True / 1 = keep, as in the numpy layers; nn.MultiheadAttention's are inverted);
+  transformer_encoder_layer(params, src, num_heads, src_mask=None) and
+  transformer_decoder_layer(params, tgt, memory, num_heads, tgt_mask=None) through torch's
+  nn.TransformerEncoderLayer / nn.TransformerDecoderLayer with the course layers' weights;
+  patch_embedding(weight, bias, x, patch_size) through F.unfold
 - any function of tensors: vjp(fn, inputs, dout, **kwargs) -> one gradient per input
 - the numpy layers' interface around a pair: cached(forward, backward) -> (forward with
   (out, cache), backward(dout, cache)), for tests that need a correct sibling layer
@@ -75,6 +79,9 @@ from cs231n_lib.reference.attention import (
     attention_backward,
     attention_forward,
     multi_head_attention,
+    patch_embedding,
+    transformer_decoder_layer,
+    transformer_encoder_layer,
 )
 from cs231n_lib.reference.cached import cached
 from cs231n_lib.reference.conv import (
@@ -168,6 +175,7 @@ __all__ = [
     "max_pool_backward",
     "max_pool_forward",
     "multi_head_attention",
+    "patch_embedding",
     "relu_backward",
     "relu_forward",
     "rnn_backward",
@@ -187,6 +195,8 @@ __all__ = [
     "temporal_affine_backward",
     "temporal_affine_forward",
     "temporal_softmax_loss",
+    "transformer_decoder_layer",
+    "transformer_encoder_layer",
     "vjp",
     "word_embedding_backward",
     "word_embedding_forward",

@@ -31,6 +31,18 @@ from cs231n_lib.reference._tensors import Array, Converter, numpy_io, require_sh
 MHA_PARAMS = tuple(
     f"{layer}.{p}" for layer in ("key", "query", "value", "proj") for p in ("weight", "bias")
 )
+# The course's transformer layers (blocks.attention), as named in their state_dicts.
+_WB = ("weight", "bias")
+ENCODER_PARAMS = (
+    *(f"self_attn.{name}" for name in MHA_PARAMS),
+    *(f"ffn.{layer}.{p}" for layer in ("linear1", "linear2") for p in _WB),
+    *(f"{norm}.{p}" for norm in ("norm_self", "norm_ffn") for p in _WB),
+)
+DECODER_PARAMS = (
+    *(f"{attn}.{name}" for attn in ("self_attn", "cross_attn") for name in MHA_PARAMS),
+    *(f"ffn.{layer}.{p}" for layer in ("linear1", "linear2") for p in _WB),
+    *(f"{norm}.{p}" for norm in ("norm_self", "norm_cross", "norm_ffn") for p in _WB),
+)
 
 
 def _bool_mask(mask: torch.Tensor | None) -> torch.Tensor | None:
@@ -114,6 +126,19 @@ def additive_attention_backward(
     return vjp(_additive, (query, keys, values, Wa, Ua, va), dcontext, mask=mask)
 
 
+def _load_attention(mha: nn.MultiheadAttention, weights: Mapping[str, torch.Tensor]) -> None:
+    """Copy the course's MultiHeadAttention weights (MHA_PARAMS names) into `mha`."""
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(
+            torch.cat([weights[f"{n}.weight"] for n in ("query", "key", "value")], dim=0)
+        )
+        mha.in_proj_bias.copy_(
+            torch.cat([weights[f"{n}.bias"] for n in ("query", "key", "value")], dim=0)
+        )
+        mha.out_proj.weight.copy_(weights["proj.weight"])
+        mha.out_proj.bias.copy_(weights["proj.bias"])
+
+
 def multi_head_attention(
     params: Mapping[str, Array],
     query: Array,
@@ -154,15 +179,7 @@ def multi_head_attention(
     mha = nn.MultiheadAttention(
         embed_dim, num_heads, batch_first=True, device=query.device, dtype=query.dtype
     )
-    with torch.no_grad():
-        mha.in_proj_weight.copy_(
-            torch.cat([weights[f"{n}.weight"] for n in ("query", "key", "value")], dim=0)
-        )
-        mha.in_proj_bias.copy_(
-            torch.cat([weights[f"{n}.bias"] for n in ("query", "key", "value")], dim=0)
-        )
-        mha.out_proj.weight.copy_(weights["proj.weight"])
-        mha.out_proj.bias.copy_(weights["proj.bias"])
+    _load_attention(mha, weights)
     mha.eval()
     torch_mask = None
     if attn_mask is not None:
@@ -176,3 +193,150 @@ def multi_head_attention(
         query, key, value, attn_mask=torch_mask, need_weights=True, average_attn_weights=False
     )
     return io.result((out, attention))
+
+
+def _layer_weights(params: Mapping[str, Array], names, io: Converter) -> dict[str, torch.Tensor]:
+    missing = [name for name in names if name not in params]
+    if missing:
+        raise ValueError(f"params lacks {missing}; expected the state_dict names {names}")
+    return {name: io.tensor(params[name]) for name in names}
+
+
+def _sub(weights: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+
+
+def _load_linear_norm(layer: nn.Module, weights: Mapping[str, torch.Tensor], names) -> None:
+    """Copy ffn.linear1/2 and the norms, given as (torch attribute, course prefix) pairs."""
+    with torch.no_grad():
+        for torch_name, course_name in names:
+            module = getattr(layer, torch_name)
+            module.weight.copy_(weights[f"{course_name}.weight"])
+            module.bias.copy_(weights[f"{course_name}.bias"])
+
+
+def _torch_mask(mask, io: Converter, shape) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    keep = _bool_mask(io.tensor(mask))
+    if tuple(keep.shape) != tuple(shape):
+        raise ValueError(f"the mask must be {tuple(shape)}, got shape {tuple(keep.shape)}")
+    return ~keep  # NOTE: torch's boolean masks mean True = masked out, the course's keep
+
+
+def transformer_encoder_layer(
+    params: Mapping[str, Array], src: Array, num_heads: int, src_mask: Array | None = None
+) -> Array:
+    """The course's TransformerEncoderLayer (eval mode) computed by torch's own
+    nn.TransformerEncoderLayer (post-norm, GELU, layer-norm eps 1e-5).
+
+    Inputs: params by the course block's state_dict names (ENCODER_PARAMS); src (N, S, E);
+    src_mask None or (S, S), True / 1 = keep. Returns out (N, S, E).
+    The mapping: self_attn as in multi_head_attention; ffn.linear1/2 -> linear1/2;
+    norm_self -> norm1; norm_ffn -> norm2.
+    """
+    io = Converter([src, src_mask, *params.values()])
+    src = io.tensor(src)
+    require_shape("src", src, 3)
+    weights = _layer_weights(params, ENCODER_PARAMS, io)
+    E = src.shape[2]
+    dim_feedforward = weights["ffn.linear1.weight"].shape[0]
+    layer = nn.TransformerEncoderLayer(
+        E,
+        num_heads,
+        dim_feedforward,
+        dropout=0.0,
+        activation="gelu",
+        batch_first=True,
+        norm_first=False,
+        device=src.device,
+        dtype=src.dtype,
+    )
+    _load_attention(layer.self_attn, _sub(weights, "self_attn."))
+    _load_linear_norm(
+        layer,
+        weights,
+        [
+            ("linear1", "ffn.linear1"),
+            ("linear2", "ffn.linear2"),
+            ("norm1", "norm_self"),
+            ("norm2", "norm_ffn"),
+        ],
+    )
+    layer.eval()
+    with torch.no_grad():
+        out = layer(src, src_mask=_torch_mask(src_mask, io, (src.shape[1], src.shape[1])))
+    return io.result(out)
+
+
+def transformer_decoder_layer(
+    params: Mapping[str, Array],
+    tgt: Array,
+    memory: Array,
+    num_heads: int,
+    tgt_mask: Array | None = None,
+) -> Array:
+    """The course's TransformerDecoderLayer (eval mode) computed by torch's own
+    nn.TransformerDecoderLayer (post-norm, GELU, layer-norm eps 1e-5).
+
+    Inputs: params by the course block's state_dict names (DECODER_PARAMS); tgt (N, T, E);
+    memory (N, M, E); tgt_mask None or (T, T), True / 1 = keep. Returns out (N, T, E).
+    The mapping: self_attn -> self_attn, cross_attn -> multihead_attn; ffn.linear1/2 ->
+    linear1/2; norm_self, norm_cross, norm_ffn -> norm1, norm2, norm3.
+    """
+    io = Converter([tgt, memory, tgt_mask, *params.values()])
+    tgt, memory = io.tensor(tgt), io.tensor(memory)
+    require_shape("tgt", tgt, 3)
+    require_shape("memory", memory, 3)
+    weights = _layer_weights(params, DECODER_PARAMS, io)
+    E = tgt.shape[2]
+    dim_feedforward = weights["ffn.linear1.weight"].shape[0]
+    layer = nn.TransformerDecoderLayer(
+        E,
+        num_heads,
+        dim_feedforward,
+        dropout=0.0,
+        activation="gelu",
+        batch_first=True,
+        norm_first=False,
+        device=tgt.device,
+        dtype=tgt.dtype,
+    )
+    _load_attention(layer.self_attn, _sub(weights, "self_attn."))
+    _load_attention(layer.multihead_attn, _sub(weights, "cross_attn."))
+    _load_linear_norm(
+        layer,
+        weights,
+        [
+            ("linear1", "ffn.linear1"),
+            ("linear2", "ffn.linear2"),
+            ("norm1", "norm_self"),
+            ("norm2", "norm_cross"),
+            ("norm3", "norm_ffn"),
+        ],
+    )
+    layer.eval()
+    with torch.no_grad():
+        out = layer(tgt, memory, tgt_mask=_torch_mask(tgt_mask, io, (tgt.shape[1],) * 2))
+    return io.result(out)
+
+
+def patch_embedding(weight: Array, bias: Array, x: Array, patch_size: int) -> Array:
+    """The course's PatchEmbedding through F.unfold: tokens (N, num_patches, E).
+
+    Inputs: weight (E, P * P * C) and bias (E,) of its `proj` (nn.Linear convention); images
+    x (N, C, H, W) with H and W multiples of P = patch_size.
+    F.unfold gives each patch channel-major, (C, P, P), in row-major patch order; the
+    columns are reordered to the course's channel-last (P, P, C) before the projection.
+    """
+    io = Converter([weight, bias, x])
+    weight, bias, x = io.tensor(weight), io.tensor(bias), io.tensor(x)
+    require_shape("x", x, 4)
+    N, C = x.shape[:2]
+    P = patch_size
+    if x.shape[2] % P or x.shape[3] % P:
+        raise ValueError(f"patch_size={P} must divide the image size {tuple(x.shape[2:])}")
+    columns = F.unfold(x, kernel_size=P, stride=P)  # (N, C * P * P, L), channel-major
+    L = columns.shape[2]
+    patches = columns.reshape(N, C, P * P, L).permute(0, 3, 2, 1).reshape(N, L, P * P * C)
+    return io.result(patches @ weight.T + bias)
