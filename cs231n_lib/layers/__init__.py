@@ -11,6 +11,8 @@ backward(dout, cache) -> gradients), one module per family:
   temporal softmax loss (08_rnn)
 - attention: scaled dot-product and additive attention, causal and padding masks
   (09_transformers)
+- boxes: box area and IoU, NMS (class-aware too), anchor-relative box encoding, smooth L1,
+  RoI pooling and RoI Align (10_detection)
 
 `from cs231n_lib.layers import affine_forward` works for every layer function.
 """
@@ -34,6 +36,20 @@ from cs231n_lib.layers.attention import (
     causal_mask,
     masked_softmax,
     padding_mask,
+)
+from cs231n_lib.layers.boxes import (
+    batched_nms,
+    box_area,
+    box_iou,
+    decode_boxes,
+    encode_boxes,
+    nms,
+    roi_align_backward,
+    roi_align_forward,
+    roi_pool_backward,
+    roi_pool_forward,
+    smooth_l1_backward,
+    smooth_l1_forward,
 )
 from cs231n_lib.layers.conv import (
     avg_pool_backward,
@@ -104,9 +120,12 @@ __all__ = [
     "attention_weights",
     "avg_pool_backward",
     "avg_pool_forward",
+    "batched_nms",
     "batchnorm_backward",
     "batchnorm_backward_alt",
     "batchnorm_forward",
+    "box_area",
+    "box_iou",
     "causal_mask",
     "col2im",
     "conv_backward_im2col",
@@ -117,10 +136,12 @@ __all__ = [
     "conv_relu_forward",
     "conv_relu_pool_backward",
     "conv_relu_pool_forward",
+    "decode_boxes",
     "dropout_backward",
     "dropout_forward",
     "elu_backward",
     "elu_forward",
+    "encode_boxes",
     "gru_backward",
     "gru_forward",
     "gru_step_backward",
@@ -139,6 +160,7 @@ __all__ = [
     "masked_softmax",
     "max_pool_backward",
     "max_pool_forward",
+    "nms",
     "output_size",
     "padding_mask",
     "relu_backward",
@@ -147,9 +169,15 @@ __all__ = [
     "rnn_forward",
     "rnn_step_backward",
     "rnn_step_forward",
+    "roi_align_backward",
+    "roi_align_forward",
+    "roi_pool_backward",
+    "roi_pool_forward",
     "sigmoid_backward",
     "sigmoid_forward",
     "small_random",
+    "smooth_l1_backward",
+    "smooth_l1_forward",
     "softmax_loss",
     "spatial_batchnorm_backward",
     "spatial_batchnorm_forward",

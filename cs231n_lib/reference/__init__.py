@@ -46,6 +46,11 @@ torch (autograd for the gradients), never by the course's numpy code:
   transformer_decoder_layer(params, tgt, memory, num_heads, tgt_mask=None) through torch's
   nn.TransformerEncoderLayer / nn.TransformerDecoderLayer with the course layers' weights;
   patch_embedding(weight, bias, x, patch_size) through F.unfold
+- boxes (10_detection), each written another way than layers.boxes: box_iou, nms and
+  batched_nms by brute force; encode_boxes, decode_boxes; smooth_l1_forward /
+  smooth_l1_backward by F.smooth_l1_loss; roi_pool_forward / roi_pool_backward by
+  F.adaptive_max_pool2d per RoI; roi_align_forward / roi_align_backward by explicit
+  bilinear gathers (backward by autograd)
 - any function of tensors: vjp(fn, inputs, dout, **kwargs) -> one gradient per input
 - the numpy layers' interface around a pair: cached(forward, backward) -> (forward with
   (out, cache), backward(dout, cache)), for tests that need a correct sibling layer
@@ -82,6 +87,19 @@ from cs231n_lib.reference.attention import (
     patch_embedding,
     transformer_decoder_layer,
     transformer_encoder_layer,
+)
+from cs231n_lib.reference.boxes import (
+    batched_nms,
+    box_iou,
+    decode_boxes,
+    encode_boxes,
+    nms,
+    roi_align_backward,
+    roi_align_forward,
+    roi_pool_backward,
+    roi_pool_forward,
+    smooth_l1_backward,
+    smooth_l1_forward,
 )
 from cs231n_lib.reference.cached import cached
 from cs231n_lib.reference.conv import (
@@ -148,16 +166,20 @@ __all__ = [
     "attention_forward",
     "avg_pool_backward",
     "avg_pool_forward",
+    "batched_nms",
     "batchnorm_backward",
     "batchnorm_forward",
+    "box_iou",
     "cached",
     "captioning_loss",
     "col2im",
     "compute_device",
     "conv_backward",
     "conv_forward",
+    "decode_boxes",
     "elu_backward",
     "elu_forward",
+    "encode_boxes",
     "gru_backward",
     "gru_forward",
     "gru_step_backward",
@@ -175,6 +197,7 @@ __all__ = [
     "max_pool_backward",
     "max_pool_forward",
     "multi_head_attention",
+    "nms",
     "patch_embedding",
     "relu_backward",
     "relu_forward",
@@ -182,8 +205,14 @@ __all__ = [
     "rnn_forward",
     "rnn_step_backward",
     "rnn_step_forward",
+    "roi_align_backward",
+    "roi_align_forward",
+    "roi_pool_backward",
+    "roi_pool_forward",
     "sigmoid_backward",
     "sigmoid_forward",
+    "smooth_l1_backward",
+    "smooth_l1_forward",
     "softmax_loss",
     "spatial_batchnorm_backward",
     "spatial_batchnorm_forward",
