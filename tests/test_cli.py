@@ -143,6 +143,19 @@ def test_data_list_and_unknown(capsys):
     assert "unknown data set 'imagenet'" in capsys.readouterr().err
 
 
+
+def test_data_download_of_an_offline_data_set_downloads_nothing(capsys, monkeypatch):
+    from cs231n_lib.data import cifar10
+
+    def no_download(**kwargs):
+        raise AssertionError("an offline data set must not start the CIFAR-10 download")
+
+    monkeypatch.setattr(cifar10, "download", no_download)
+    for name in ("digits", "shapes", "captions", "sequences"):
+        assert main(["data", "download", name]) == 0
+        assert "needs no download" in capsys.readouterr().out
+
+
 def test_console_script_installed():
     exe = Path(sys.executable).parent / "cs231n"
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)

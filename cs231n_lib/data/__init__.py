@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from cs231n_lib.data import captions, cifar10, cluttered_digits, digits, sequences
+from cs231n_lib.data import captions, cifar10, cluttered_digits, digits, sequences, shapes
 
 REGISTRY: dict[str, ModuleType] = {
     "digits": digits,
     "cluttered_digits": cluttered_digits,
     "captions": captions,
     "sequences": sequences,
+    "shapes": shapes,
     "cifar10": cifar10,
 }
 DATASETS = {name: module.DESCRIPTION for name, module in REGISTRY.items()}
