@@ -149,3 +149,33 @@ def test_errors_of_student_code_keep_their_type(bridge):
 def test_what_a_call_prints_is_shown_on_the_test_side(bridge, capsys):
     assert bridge.lookup("noisy")(3) == 3
     assert "working" in capsys.readouterr().out
+
+
+def test_resource_warnings_of_the_graders_process_do_not_fail_a_test_cell(bridge, monkeypatch):
+    """Stop 30 and 32: on a Dask worker an event loop of the worker, collected during a
+    test cell, wrote a ResourceWarning to the cell's stderr and cost a correct submission
+    the cell. Real warnings still count."""
+    import sys
+    import warnings
+
+    from nbformat.v4 import new_code_cell
+
+    from cs231n_lib.grading.trusted import TestRunner
+
+    # pytest records warnings; show them on stderr as a grading process does.
+    def show(message):
+        sys.stderr.write(warnings._formatwarnmsg(message))
+
+    monkeypatch.setattr(warnings, "_showwarnmsg_impl", show)
+    dropped = "import asyncio\nasyncio.new_event_loop()\nassert keep(2) == 2\n"
+    warned = "import warnings\nwarnings.warn('a real warning')\n"
+    cells = [
+        new_code_cell(dropped, metadata={"nbgrader": {"grade": True, "grade_id": "t1"}}),
+        new_code_cell(warned, metadata={"nbgrader": {"grade": True, "grade_id": "t2"}}),
+    ]
+    runner = TestRunner(bridge, cells, "demo.ipynb")
+    outputs = runner.run_test(cells[0], 0, timeout=30)
+    assert runner.record["t1"], outputs
+    assert not [o for o in outputs if o.get("name") == "stderr"], outputs
+    runner.run_test(cells[1], 1, timeout=30)
+    assert runner.record["t2"] is False

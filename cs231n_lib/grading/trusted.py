@@ -708,6 +708,10 @@ class TestRunner:
             with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
                 with warnings.catch_warnings():
                     warnings.simplefilter("default")
+                    # Ignored as in a kernel: they come from objects of the grader's own
+                    # process collected during the cell (a Dask worker's event loops), and
+                    # a warning on stderr would cost a correct submission the cell.
+                    warnings.simplefilter("ignore", ResourceWarning)
                     code = compile(source, filename, "exec")
                     self._resolve(_loads(ast.parse(source)))
                     exec(code, self.namespace)  # noqa: S102  the instructor's test code
