@@ -1,4 +1,4 @@
-"""Plausible mistakes in 09_transformers (attention.ipynb entries; see README.md)."""
+"""Plausible mistakes in 09_transformers (attention.ipynb and transformer.ipynb; see README.md)."""
 
 BUGS = [
     dict(
@@ -60,5 +60,52 @@ BUGS = [
         cell="MultiHeadAttention",
         replace=[("H, hd).transpose(1, 2)", "hd, H).permute(0, 3, 1, 2)")],
         loses=["test_MultiHeadAttention"],
+    ),
+    dict(
+        name="residual_added_after_the_norm",
+        notebook="transformer.ipynb",
+        cell="TransformerEncoderLayer",
+        replace=[
+            (
+                "x = self.norm_self(src + self.dropout_self(attended))",
+                "x = src + self.norm_self(self.dropout_self(attended))",
+            )
+        ],
+        loses=["test_TransformerEncoderLayer"],
+    ),
+    dict(
+        name="encoder_ignores_the_mask",
+        notebook="transformer.ipynb",
+        cell="TransformerEncoderLayer",
+        replace=[("self.self_attn(src, src, src, src_mask)", "self.self_attn(src, src, src)")],
+        loses=["test_TransformerEncoderLayer"],
+    ),
+    dict(
+        name="decoder_sees_the_future",
+        notebook="transformer.ipynb",
+        cell="TransformerDecoderLayer",
+        replace=[("self.self_attn(tgt, tgt, tgt, tgt_mask)", "self.self_attn(tgt, tgt, tgt)")],
+        loses=["test_TransformerDecoderLayer"],
+    ),
+    dict(
+        name="cross_attention_to_the_words",
+        notebook="transformer.ipynb",
+        cell="TransformerDecoderLayer",
+        replace=[("self.cross_attn(x, memory, memory)", "self.cross_attn(x, x, x)")],
+        loses=["test_TransformerDecoderLayer"],
+    ),
+    dict(
+        name="patches_flattened_channel_first",
+        notebook="transformer.ipynb",
+        cell="PatchEmbedding",
+        replace=[("patches.permute(0, 2, 4, 3, 5, 1)", "patches.permute(0, 2, 4, 1, 3, 5)")],
+        loses=["test_PatchEmbedding"],
+    ),
+    dict(
+        name="patches_in_column_major_order",
+        notebook="transformer.ipynb",
+        cell="PatchEmbedding",
+        replace=[("patches.permute(0, 2, 4, 3, 5, 1)", "patches.permute(0, 4, 2, 3, 5, 1)")],
+        loses=["test_PatchEmbedding"],
     ),
 ]
