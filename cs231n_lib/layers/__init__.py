@@ -13,6 +13,8 @@ backward(dout, cache) -> gradients), one module per family:
   (09_transformers)
 - boxes: box area and IoU, NMS (class-aware too), anchor-relative box encoding, smooth L1,
   RoI pooling and RoI Align (10_detection)
+- segmentation: per-pixel cross-entropy, nearest and bilinear upsampling, max unpooling,
+  transposed convolution, the bilinear kernel (11_segmentation)
 
 `from cs231n_lib.layers import affine_forward` works for every layer function.
 """
@@ -107,8 +109,34 @@ from cs231n_lib.layers.rnn import (
     word_embedding_backward,
     word_embedding_forward,
 )
+from cs231n_lib.layers.segmentation import (
+    bilinear_kernel,
+    bilinear_upsampling_param,
+    conv_transpose_backward,
+    conv_transpose_forward,
+    max_pool_with_indices,
+    max_unpool_backward,
+    max_unpool_forward,
+    pixel_softmax_loss,
+    upsample_bilinear_backward,
+    upsample_bilinear_forward,
+    upsample_nearest_backward,
+    upsample_nearest_forward,
+)
 
 __all__ = [
+    "bilinear_kernel",
+    "bilinear_upsampling_param",
+    "conv_transpose_backward",
+    "conv_transpose_forward",
+    "max_pool_with_indices",
+    "max_unpool_backward",
+    "max_unpool_forward",
+    "pixel_softmax_loss",
+    "upsample_bilinear_backward",
+    "upsample_bilinear_forward",
+    "upsample_nearest_backward",
+    "upsample_nearest_forward",
     "additive_attention_backward",
     "additive_attention_forward",
     "affine_backward",

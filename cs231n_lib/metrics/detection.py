@@ -4,6 +4,10 @@ average_precision (VOC all-point or COCO 101-point), match_detections, detection
 evaluate_detections (per-class AP and mAP at any IoU thresholds) and coco_map
 (mAP@[0.5:0.95], pycocotools' COCOeval AP, checked against it in the tests). The
 conventions are set out in the comment above COCO_IOU_THRESHOLDS.
+
+Mask AP (11_segmentation) is the same evaluation on masks: with iou_type="segm" (COCOeval's
+name) evaluate_detections, coco_map and detection_pr take instance masks (P, H, W) in place
+of boxes (P, 4) and match on metrics.segmentation.mask_iou; everything else is unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cs231n_lib.layers.boxes import box_iou
+from cs231n_lib.metrics.segmentation import mask_iou
 
 # --- detection: precision, recall, average precision, mAP ---------------------------------
 #
@@ -42,6 +47,7 @@ from cs231n_lib.layers.boxes import box_iou
 COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # 0.5, 0.55, ..., 0.95 as COCOeval's
 COCO_RECALL_THRESHOLDS = np.linspace(0.0, 1.0, 101)  # 0, 0.01, ..., 1 as COCOeval's
 AP_METHODS = ("voc", "coco")
+IOU_TYPES = ("bbox", "segm")  # what is matched: boxes (box_iou) or masks (mask_iou)
 
 
 def average_precision(recall, precision, method: str = "voc") -> float:
@@ -150,12 +156,37 @@ class DetectionEvaluation(NamedTuple):
     map_per_threshold: np.ndarray  # (T,): mAP at each threshold (mAP50 at 0.5, ...)
 
 
+def _as_mask_array(name: str, masks) -> np.ndarray:
+    masks = np.asarray(masks)
+    if masks.size == 0 and masks.ndim != 3:
+        return np.zeros((0, 0, 0), dtype=bool)  # e.g. [] for an image without masks
+    if masks.ndim != 3:
+        raise ValueError(f"{name} must be (n, H, W) stacks of masks, got {masks.shape}")
+    return masks
+
+
+def _iou_functions(iou_type: str):
+    """(how one image's boxes or masks are read, the pairwise IoU) for an iou_type."""
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
+    return (_as_box_array, box_iou) if iou_type == "bbox" else (_as_mask_array, mask_iou)
+
+
 def _per_class_curves(
-    pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels, num_classes, thresholds, max_det
+    pred_boxes,
+    pred_scores,
+    pred_labels,
+    gt_boxes,
+    gt_labels,
+    num_classes,
+    thresholds,
+    max_det,
+    iou_type="bbox",
 ):
     """For each class: (scores (D,), true positives (T, D), num_gt), D its detections."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    as_array, iou = _iou_functions(iou_type)
     lists = (pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels)
     if len({len(v) for v in lists}) != 1:
         raise ValueError(
@@ -166,7 +197,7 @@ def _per_class_curves(
     hits = [[] for _ in range(num_classes)]
     num_gt = np.zeros(num_classes, dtype=np.int64)
     for boxes, image_scores, labels, gts, gt_classes in zip(*lists, strict=True):
-        boxes, gts = _as_box_array("pred_boxes", boxes), _as_box_array("gt_boxes", gts)
+        boxes, gts = as_array("pred_boxes", boxes), as_array("gt_boxes", gts)
         image_scores = _as_score_array(image_scores, len(boxes))
         labels = _as_label_array("pred_labels", labels, len(boxes), num_classes)
         gt_classes = _as_label_array("gt_labels", gt_classes, len(gts), num_classes)
@@ -174,7 +205,7 @@ def _per_class_curves(
         for c in np.unique(labels):
             mine = np.flatnonzero(labels == c)
             mine = mine[np.argsort(-image_scores[mine], kind="stable")][:max_det]
-            ious = box_iou(boxes[mine], gts[gt_classes == c])  # (D_c, G_c)
+            ious = iou(boxes[mine], gts[gt_classes == c])  # (D_c, G_c)
             scores[c].append(image_scores[mine])
             hits[c].append(_greedy_match(ious, thresholds))
     curves = []
@@ -212,8 +243,10 @@ def detection_pr(
     class_id: int,
     iou_threshold: float = 0.5,
     max_detections: int = 100,
+    iou_type: str = "bbox",
 ) -> PRCurve:
-    """The precision-recall curve of one class over a list of images (see above)."""
+    """The precision-recall curve of one class over a list of images (see above); masks in
+    place of boxes with iou_type="segm"."""
     if isinstance(class_id, bool) or not isinstance(class_id, int | np.integer) or class_id < 0:
         raise ValueError(f"class_id must be an int >= 0, got {class_id!r}")
     seen = [int(np.max(labels)) for labels in (*pred_labels, *gt_labels) if np.size(labels)]
@@ -227,6 +260,7 @@ def detection_pr(
         num_classes,
         np.array([iou_threshold]),
         max_detections,
+        iou_type,
     )[int(class_id)]
     precision, recall = _precision_recall(tp[0], num_gt)
     return PRCurve(precision, recall, scores, num_gt)
@@ -242,13 +276,16 @@ def evaluate_detections(
     iou_thresholds=(0.5,),
     method: str = "voc",
     max_detections: int = 100,
+    iou_type: str = "bbox",
 ) -> DetectionEvaluation:
     """Per-class AP and mAP of detections over a list of images.
 
     Inputs (lists with one entry per image, see above): pred_boxes (P_i, 4), pred_scores
     (P_i,), pred_labels (P_i,), gt_boxes (G_i, 4), gt_labels (G_i,); num_classes;
     iou_thresholds, e.g. (0.5,) for mAP50 or COCO_IOU_THRESHOLDS; method "voc" (all-point)
-    or "coco" (101-point), see average_precision; max_detections per image and class.
+    or "coco" (101-point), see average_precision; max_detections per image and class;
+    iou_type "bbox" (boxes, box_iou) or "segm" (mask AP: pred_boxes and gt_boxes hold
+    binary masks (P_i, H_i, W_i) and (G_i, H_i, W_i), matched on mask_iou).
     Returns a DetectionEvaluation; map is nan when no class has ground truth.
     """
     thresholds = np.asarray(iou_thresholds, dtype=np.float64).reshape(-1)
@@ -265,6 +302,7 @@ def evaluate_detections(
         num_classes,
         thresholds,
         max_detections,
+        iou_type,
     )
     ap = np.full((num_classes, thresholds.size), np.nan)
     for c, (_, tp, num_gt) in enumerate(curves):
@@ -288,10 +326,12 @@ def coco_map(
     gt_labels,
     num_classes: int,
     max_detections: int = 100,
+    iou_type: str = "bbox",
 ) -> float:
     """COCO mAP@[0.5:0.95]: 101-point AP averaged over the IoU thresholds 0.5, 0.55, ...,
     0.95 and over the classes with ground truth; what pycocotools' COCOeval reports as AP
-    (bbox, area "all", maxDets=100). Inputs as evaluate_detections'.
+    (area "all", maxDets=100) for iouType "bbox", or for "segm" (mask AP) with masks in
+    place of boxes. Inputs as evaluate_detections'.
     """
     return evaluate_detections(
         pred_boxes,
@@ -303,4 +343,5 @@ def coco_map(
         iou_thresholds=COCO_IOU_THRESHOLDS,
         method="coco",
         max_detections=max_detections,
+        iou_type=iou_type,
     ).map

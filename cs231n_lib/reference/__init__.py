@@ -51,6 +51,11 @@ torch (autograd for the gradients), never by the course's numpy code:
   smooth_l1_backward by F.smooth_l1_loss; roi_pool_forward / roi_pool_backward by
   F.adaptive_max_pool2d per RoI; roi_align_forward / roi_align_backward by explicit
   bilinear gathers (backward by autograd)
+- segmentation (11_segmentation): pixel_softmax_loss(scores, y, class_weights=None,
+  ignore_index=None) -> (loss, dscores) by F.cross_entropy; upsample_nearest_ /
+  upsample_bilinear_forward and _backward by F.interpolate; max_pool_with_indices and
+  max_unpool_forward / _backward by F.max_pool2d and F.max_unpool2d;
+  conv_transpose_forward / _backward by F.conv_transpose2d (backwards by autograd)
 - any function of tensors: vjp(fn, inputs, dout, **kwargs) -> one gradient per input
 - the numpy layers' interface around a pair: cached(forward, backward) -> (forward with
   (out, cache), backward(dout, cache)), for tests that need a correct sibling layer
@@ -153,8 +158,30 @@ from cs231n_lib.reference.rnn import (
     word_embedding_backward,
     word_embedding_forward,
 )
+from cs231n_lib.reference.segmentation import (
+    conv_transpose_backward,
+    conv_transpose_forward,
+    max_pool_with_indices,
+    max_unpool_backward,
+    max_unpool_forward,
+    pixel_softmax_loss,
+    upsample_bilinear_backward,
+    upsample_bilinear_forward,
+    upsample_nearest_backward,
+    upsample_nearest_forward,
+)
 
 __all__ = [
+    "conv_transpose_backward",
+    "conv_transpose_forward",
+    "max_pool_with_indices",
+    "max_unpool_backward",
+    "max_unpool_forward",
+    "pixel_softmax_loss",
+    "upsample_bilinear_backward",
+    "upsample_bilinear_forward",
+    "upsample_nearest_backward",
+    "upsample_nearest_forward",
     "FullyConnectedNet",
     "additive_attention_backward",
     "additive_attention_forward",
