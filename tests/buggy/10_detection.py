@@ -1,4 +1,4 @@
-"""Plausible mistakes in 10_detection (boxes.ipynb; see README.md)."""
+"""Plausible mistakes in 10_detection (boxes.ipynb and detectors.ipynb; see README.md)."""
 
 BUGS = [
     dict(
@@ -127,5 +127,88 @@ BUGS = [
         cell="smooth_l1",
         replace=[("d / beta, np.sign(d)", "d, np.sign(d)")],
         loses=["test_smooth_l1_backward"],
+    ),
+    # detectors.ipynb: RoI pooling and RoI Align.
+    dict(
+        name="roi_pool_without_spatial_scale",  # RoIs stay in image pixels on the feature map
+        notebook="detectors.ipynb",
+        cell="roi_pool_forward",
+        replace=[("corners = rois[:, 1:] * spatial_scale", "corners = rois[:, 1:]")],
+        loses=["test_roi_pool_forward"],
+    ),
+    dict(
+        name="roi_pool_divides_by_spatial_scale",  # the stride instead of its inverse
+        notebook="detectors.ipynb",
+        cell="roi_pool_forward",
+        replace=[("rois[:, 1:] * spatial_scale", "rois[:, 1:] / spatial_scale")],
+        loses=["test_roi_pool_forward"],
+    ),
+    dict(
+        name="roi_pool_rounds_halves_to_even",  # np.round: 2.5 -> 2
+        notebook="detectors.ipynb",
+        cell="roi_pool_forward",
+        replace=[("np.sign(corners) * np.floor(np.abs(corners) + 0.5)", "np.round(corners)")],
+        loses=["test_roi_pool_forward"],
+    ),
+    dict(
+        name="roi_pool_without_the_last_cell",  # x2 taken as exclusive
+        notebook="detectors.ipynb",
+        cell="roi_pool_forward",
+        replace=[
+            (
+                "np.maximum(x2 - x1 + 1, 1), np.maximum(y2 - y1 + 1, 1)",
+                "np.maximum(x2 - x1, 1), np.maximum(y2 - y1, 1)",
+            )
+        ],
+        loses=["test_roi_pool_forward"],
+    ),
+    dict(
+        name="roi_pool_backward_to_every_cell_of_the_bin",
+        notebook="detectors.ipynb",
+        cell="roi_pool_backward",
+        replace=[
+            (
+                "dx[batch[k], np.arange(C), r0 + rows, c0 + cols] += dout[k, :, i, j]",
+                "dx[batch[k], :, r0:r1, c0:c1] += dout[k, :, i, j, None, None]",
+            )
+        ],
+        loses=["test_roi_pool_backward"],
+    ),
+    dict(
+        name="roi_pool_backward_overwrites_shared_cells",  # = instead of +=
+        notebook="detectors.ipynb",
+        cell="roi_pool_backward",
+        replace=[("c0 + cols] += dout[k, :, i, j]", "c0 + cols] = dout[k, :, i, j]")],
+        loses=["test_roi_pool_backward"],
+    ),
+    dict(
+        name="roi_align_samples_at_rounded_coordinates",  # nearest neighbour, not bilinear
+        notebook="detectors.ipynb",
+        cell="roi_align_forward",
+        replace=[
+            ("pos = np.clip(pos, 0.0, size - 1)", "pos = np.clip(np.round(pos), 0.0, size - 1)")
+        ],
+        loses=["test_roi_align_forward"],
+    ),
+    dict(
+        name="roi_align_without_the_half_cell_offset",  # aligned=True acts as aligned=False
+        notebook="detectors.ipynb",
+        cell="roi_align_forward",
+        replace=[("(0.5 if aligned else 0.0)", "0.0")],
+        loses=["test_roi_align_forward"],
+    ),
+    dict(
+        name="roi_align_sums_the_samples",  # no division by sampling_ratio
+        notebook="detectors.ipynb",
+        cell="roi_align_forward",
+        replace=[("    weights /= sampling_ratio\n", "")],
+        loses=["test_roi_align_forward"],
+    ),
+    dict(
+        name="roi_align_backward_overwrites_other_rois",  # = instead of +=
+        notebook="detectors.ipynb",
+        cell="roi_align_backward",
+        replace=[("dx[batch[k]] += ", "dx[batch[k]] = ")],
+        loses=["test_roi_align_backward"],
     ),
 ]
