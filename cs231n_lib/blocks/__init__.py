@@ -9,6 +9,8 @@
 - attention: MultiHeadAttention, PositionalEncoding, PatchEmbedding, FeedForward,
   TransformerEncoderLayer, TransformerDecoderLayer, causal_mask (09_transformers)
 - transformers: VisionTransformer, CaptioningTransformer (09_transformers)
+- segmentation: FCN, SkipFCN (FCN-32s/16s/8s skip fusion), UNet, train_segmenter,
+  predict_scores, predict_masks, evaluate_segmenter (11_segmentation)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.
@@ -31,10 +33,26 @@ from cs231n_lib.blocks.caption_features import (
 )
 from cs231n_lib.blocks.captioning import TorchCaptioner, greedy_sample, train_captioner
 from cs231n_lib.blocks.counting import count_multiply_adds, count_parameters
+from cs231n_lib.blocks.segmentation import (
+    FCN,
+    SkipFCN,
+    UNet,
+    evaluate_segmenter,
+    predict_masks,
+    predict_scores,
+    train_segmenter,
+)
 from cs231n_lib.blocks.training import evaluate, fit, make_loader, train_epoch
 from cs231n_lib.blocks.transformers import CaptioningTransformer, VisionTransformer
 
 __all__ = [
+    "FCN",
+    "SkipFCN",
+    "UNet",
+    "evaluate_segmenter",
+    "predict_masks",
+    "predict_scores",
+    "train_segmenter",
     "CaptionFeatureCNN",
     "CaptioningTransformer",
     "FeedForward",

@@ -101,6 +101,8 @@ EQUIVALENTS: dict[str, tuple[str, ...]] = {
     # with, uses it); blocks.attention's sinusoids are the encoding's buffer.
     "attention_forward": ("attention_weights",),
     "PositionalEncoding": ("sinusoids",),
+    # 11 semantic: blocks.segmentation's torch initializer is the same bilinear kernel.
+    "bilinear_kernel": ("bilinear_weights",),
 }
 
 # Decorators a stub keeps: they make a method what it is (others may run withheld code).

@@ -1,0 +1,403 @@
+"""Semantic segmentation networks in torch: an FCN, an FCN with skip fusion and a U-Net,
+with a training loop, prediction and evaluation (11_segmentation).
+
+Images are (N, 3, H, W) floats in [0, 1] (numpy (N, H, W, 3) is accepted where noted);
+label maps are (N, H, W) integers, 0 background and class + 1 on objects (the `semantic`
+maps of cs231n_lib.data.shapes); scores are (N, num_classes, H, W). H and W must be
+multiples of the network's total stride (8, 16 or 32; 96 is a multiple of all three).
+
+- FCN: a conv backbone down to stride 8 (or 16), a 1x1 classifier, ONE upsampling by the
+  whole stride back to full size (bilinear, or a transposed convolution initialized as a
+  bilinear upsampler): Long et al.'s FCN without skips ("FCN-32s" at its stride).
+- SkipFCN: the same backbone down to stride 32, a 1x1 classifier at strides 32, 16 and 8;
+  each coarser score map is upsampled 2x and added to the next finer one, and the sum at
+  stride 8 is upsampled 8x (the FCN-32s -> 16s -> 8s idea).
+- UNet: an encoder of conv blocks and 2x2 max pooling, a decoder that upsamples 2x
+  (transposed 2x2 convolution, stride 2, or bilinear followed by a 1x1 conv), concatenates
+  the encoder's features of the same scale and applies a conv block; a 1x1 classifier at
+  full resolution (Ronneberger et al., 2015, with padded convolutions).
+
+train_segmenter (AdamW, warm-up and cosine decay, flips and quarter turns), predict_masks
+and evaluate_segmenter (one ConfusionMatrix over the whole split, background a class).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cs231n_lib.metrics.segmentation import ConfusionMatrix
+
+
+def conv_block(in_channels: int, out_channels: int, num_convs: int = 2) -> nn.Sequential:
+    """num_convs x (3x3 conv, no bias -> BatchNorm -> ReLU): (N, C_in, H, W) -> (N, C_out, H, W)."""
+    layers: list[nn.Module] = []
+    for k in range(num_convs):
+        layers += [
+            nn.Conv2d(
+                in_channels if k == 0 else out_channels, out_channels, 3, padding=1, bias=False
+            ),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        ]
+    return nn.Sequential(*layers)
+
+
+def bilinear_weights(channels: int, scale: int) -> torch.Tensor:
+    """(C, C, k, k) weights, k = 2 s - s % 2, that make nn.ConvTranspose2d(C, C, k, stride=s,
+    padding=ceil((s - 1) / 2)) a per-channel bilinear upsampler by s (FCN's initialization)."""
+    k = 2 * scale - scale % 2
+    factor = (k + 1) // 2
+    centre = factor - 1 if k % 2 == 1 else factor - 0.5
+    tent = 1.0 - torch.abs(torch.arange(k, dtype=torch.float64) - centre) / factor  # (k,)
+    weights = torch.zeros(channels, channels, k, k, dtype=torch.float64)
+    weights[torch.arange(channels), torch.arange(channels)] = torch.outer(tent, tent)
+    return weights.float()
+
+
+class Upsample(nn.Module):
+    """Upsampling by an integer factor: (N, C, H, W) -> (N, C, s H, s W).
+
+    mode="bilinear": F.interpolate (no parameters); mode="transposed": a learnable
+    nn.ConvTranspose2d started at bilinear_weights (FCN's "deconvolution" layer).
+    """
+
+    def __init__(self, channels: int, scale: int, mode: str = "bilinear"):
+        super().__init__()
+        if mode not in ("bilinear", "transposed"):
+            raise ValueError(f"mode must be 'bilinear' or 'transposed', got {mode!r}")
+        self.scale, self.mode = int(scale), mode
+        self.conv = None
+        if mode == "transposed" and scale > 1:
+            k = 2 * scale - scale % 2
+            pad = math.ceil((scale - 1) / 2)
+            self.conv = nn.ConvTranspose2d(channels, channels, k, scale, pad, bias=False)
+            with torch.no_grad():
+                self.conv.weight.copy_(bilinear_weights(channels, scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale == 1:
+            return x
+        if self.conv is not None:
+            return self.conv(x)
+        return F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+
+
+class Encoder(nn.Module):
+    """A conv block per stage, 2x2 max pooling between stages.
+
+    Stage 0 runs at full resolution; stage k at stride 2^k. forward returns the output
+    of every stage, finest first: [(N, widths[0], H, W), (N, widths[1], H/2, W/2), ...].
+    """
+
+    def __init__(self, widths: Sequence[int], in_channels: int = 3, num_convs: int = 2):
+        super().__init__()
+        if len(widths) < 1:
+            raise ValueError(f"widths must name at least one stage, got {widths!r}")
+        chans = [in_channels, *widths]
+        self.stages = nn.ModuleList(
+            conv_block(chans[k], chans[k + 1], num_convs) for k in range(len(widths))
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        features = []
+        for k, stage in enumerate(self.stages):
+            x = stage(x if k == 0 else F.max_pool2d(x, 2))
+            features.append(x)
+        return features
+
+
+def _check_size(x: torch.Tensor, stride: int) -> None:
+    if x.ndim != 4 or x.shape[2] % stride or x.shape[3] % stride:
+        raise ValueError(
+            f"expected images (N, C, H, W) with H and W multiples of the stride {stride}, "
+            f"got {tuple(x.shape)}"
+        )
+
+
+class FCN(nn.Module):
+    """Fully convolutional network without skips: (N, 3, H, W) -> scores (N, K, H, W).
+
+    Encoder stages of `widths` (stride 2^(len(widths) - 1) at the last one: 8 for four
+    stages), a 1x1 classifier there, one upsampling by the whole stride.
+    """
+
+    def __init__(self, num_classes: int, widths=(16, 32, 64, 160), upsample: str = "bilinear"):
+        super().__init__()
+        self.stride = 2 ** (len(widths) - 1)
+        self.encoder = Encoder(widths)
+        self.classifier = nn.Conv2d(widths[-1], num_classes, 1)
+        self.upsample = Upsample(num_classes, self.stride, upsample)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_size(x, self.stride)
+        coarse = self.classifier(self.encoder(x)[-1])  # (N, K, H / stride, W / stride)
+        return self.upsample(coarse)
+
+
+class SkipFCN(nn.Module):
+    """FCN with skip fusion (FCN-8s): (N, 3, H, W) -> scores (N, K, H, W).
+
+    Encoder stages of `widths` down to stride 2^(len(widths) - 1) (32 for six stages). A
+    1x1 classifier scores each of the last `num_fused` stages (strides 32, 16, 8 for
+    three); from the coarsest, the running sum is upsampled 2x and the next finer score
+    map added, and the sum at the finest fused stride is upsampled to full size.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        widths=(16, 32, 48, 64, 96, 128),
+        num_fused: int = 3,
+        upsample: str = "bilinear",
+    ):
+        super().__init__()
+        if not 1 <= num_fused <= len(widths):
+            raise ValueError(f"num_fused must lie in 1..{len(widths)}, got {num_fused}")
+        self.stride = 2 ** (len(widths) - 1)
+        self.num_fused = num_fused
+        self.encoder = Encoder(widths)
+        self.classifiers = nn.ModuleList(
+            nn.Conv2d(w, num_classes, 1) for w in widths[len(widths) - num_fused :]
+        )  # finest fused stage first
+        self.step_up = nn.ModuleList(
+            Upsample(num_classes, 2, upsample) for _ in range(num_fused - 1)
+        )
+        self.final_up = Upsample(num_classes, self.stride // 2 ** (num_fused - 1), upsample)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_size(x, self.stride)
+        features = self.encoder(x)[-self.num_fused :]  # finest fused first
+        scores = [clf(f) for clf, f in zip(self.classifiers, features, strict=True)]
+        fused = scores[-1]  # the coarsest: (N, K, H / 32, W / 32)
+        for k in range(self.num_fused - 2, -1, -1):
+            fused = self.step_up[k](fused) + scores[k]  # (N, K, 2 h, 2 w)
+        return self.final_up(fused)
+
+
+class UNet(nn.Module):
+    """U-Net: (N, 3, H, W) -> scores (N, K, H, W).
+
+    Encoder stages of `widths` (stride 2^(len(widths) - 1) at the bottom). Going up, at
+    each scale from the bottom: upsample 2x to the width of the encoder stage above
+    (transposed 2x2 conv, stride 2; or bilinear then a 1x1 conv), concatenate that
+    stage's features along the channels, conv block. A 1x1 classifier at full size.
+    """
+
+    def __init__(self, num_classes: int, widths=(16, 32, 64, 128), upsample: str = "transposed"):
+        super().__init__()
+        if upsample not in ("bilinear", "transposed"):
+            raise ValueError(f"upsample must be 'bilinear' or 'transposed', got {upsample!r}")
+        self.stride = 2 ** (len(widths) - 1)
+        self.encoder = Encoder(widths)
+        self.ups = nn.ModuleList()
+        self.blocks = nn.ModuleList()
+        for k in range(len(widths) - 1, 0, -1):  # from the bottom up
+            if upsample == "transposed":
+                up = nn.ConvTranspose2d(widths[k], widths[k - 1], 2, stride=2)
+            else:
+                up = nn.Sequential(Upsample(widths[k], 2), nn.Conv2d(widths[k], widths[k - 1], 1))
+            self.ups.append(up)
+            self.blocks.append(conv_block(2 * widths[k - 1], widths[k - 1]))
+        self.classifier = nn.Conv2d(widths[0], num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_size(x, self.stride)
+        features = self.encoder(x)  # finest first
+        y = features[-1]
+        for up, block, skip in zip(self.ups, self.blocks, features[-2::-1], strict=True):
+            y = block(torch.cat([skip, up(y)], dim=1))  # (N, 2 C_k, H_k, W_k) -> (N, C_k, ...)
+        return self.classifier(y)
+
+
+# --- training, prediction, evaluation ------------------------------------------------------
+
+
+def _device(model: nn.Module) -> torch.device:
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def as_image_tensor(images) -> torch.Tensor:
+    """Images as a float32 (N, 3, H, W) CPU tensor, from numpy (N, H, W, 3) / (N, 3, H, W)
+    or a tensor (N, 3, H, W)."""
+    X = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
+    if X.ndim != 4 or 3 not in (X.shape[1], X.shape[-1]):
+        raise ValueError(f"expected images (N, 3, H, W) or (N, H, W, 3), got {tuple(X.shape)}")
+    if X.shape[1] != 3:
+        X = X.permute(0, 3, 1, 2)
+    return X.float().contiguous().cpu()
+
+
+def _as_masks(masks, n: int, size: tuple[int, int]) -> torch.Tensor:
+    y = torch.as_tensor(np.asarray(masks) if not torch.is_tensor(masks) else masks)
+    if tuple(y.shape) != (n, *size):
+        raise ValueError(
+            f"masks must be (N, H, W) = {(n, *size)} to match the images, got {tuple(y.shape)}"
+        )
+    return y.long().cpu()
+
+
+def _turn(X: torch.Tensor, y: torch.Tensor, quarter_turns: int, flip: bool):
+    """The same flip and quarter turns of images (B, 3, H, W) and label maps (B, H, W)."""
+    if flip:
+        X, y = X.flip(-1), y.flip(-1)
+    return torch.rot90(X, quarter_turns, (-2, -1)), torch.rot90(y, quarter_turns, (-2, -1))
+
+
+def train_segmenter(
+    model: nn.Module,
+    images,
+    masks,
+    seconds: float | None = None,
+    epochs: float | None = None,
+    batch_size: int = 16,
+    learning_rate: float = 3e-3,
+    weight_decay: float = 1e-4,
+    warmup_steps: int = 50,
+    class_weights=None,
+    ignore_index: int | None = None,
+    augment: bool = True,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "segmenter",
+) -> dict:
+    """Train `model` with per-pixel cross-entropy on images (N, 3, H, W) and masks (N, H, W).
+
+    AdamW (weight decay on the conv weights only), a linear warm-up over warmup_steps and
+    a half-cosine decay to 0 at the end; the end is `epochs` passes over the data (a
+    fraction allowed), or the `seconds` budget, or whichever comes first (the schedule
+    follows the larger of the two fractions done). Batches of batch_size images, a new
+    order each epoch from a generator seeded with `seed`; with augment, each batch is
+    flipped left-right (half the time) and turned by 0-3 quarter turns (every shape class
+    is rotation invariant). class_weights (K,) and ignore_index go to F.cross_entropy.
+    Given epochs and no seconds a run on the CPU is deterministic.
+
+    Returns a history dict: "loss" (per step), "steps", "seconds", "images_seen", "epochs".
+    """
+    from tqdm.auto import tqdm
+
+    if epochs is None and seconds is None:
+        raise ValueError("give epochs, seconds or both to say when training ends")
+    if epochs is not None and not epochs > 0:
+        raise ValueError(f"epochs must be > 0, got {epochs!r}")
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"seconds must be > 0, got {seconds!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    X = as_image_tensor(images)
+    y = _as_masks(masks, len(X), tuple(X.shape[2:]))
+    device = _device(model)
+    weight = None if class_weights is None else torch.as_tensor(class_weights).float().to(device)
+    ignore = -100 if ignore_index is None else int(ignore_index)
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0}],
+        lr=learning_rate,
+    )
+    batch_size = min(batch_size, len(X))
+    steps_per_epoch = len(X) // batch_size
+    num_steps = None if epochs is None else max(1, round(epochs * steps_per_epoch))
+    rng = np.random.default_rng(seed)
+    history: dict = {"loss": []}
+    bar = tqdm(total=num_steps, desc=desc, disable=not progress, unit="step")
+    order, position, step = rng.permutation(len(X)), 0, 0
+    # NOTE: channels-last makes a CPU pass through these small convs up to a third faster.
+    model.to(memory_format=torch.channels_last)
+    model.train()
+    start = time.perf_counter()
+    while True:
+        elapsed = time.perf_counter() - start
+        done = max(step / num_steps if num_steps else 0.0, elapsed / seconds if seconds else 0.0)
+        if done >= 1:
+            break
+        warm = min(1.0, (step + 1) / max(warmup_steps, 1))
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate * warm * 0.5 * (1 + math.cos(math.pi * done))
+        if position + batch_size > len(X):
+            order, position = rng.permutation(len(X)), 0
+        index = torch.as_tensor(order[position : position + batch_size])
+        position += batch_size
+        batch_X, batch_y = X[index], y[index]
+        if augment:
+            batch_X, batch_y = _turn(batch_X, batch_y, int(rng.integers(4)), bool(rng.integers(2)))
+        scores = model(batch_X.to(device).contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(scores, batch_y.to(device), weight=weight, ignore_index=ignore)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        history["loss"].append(loss.item())  # .item() waits for a GPU: the clock stays honest
+        step += 1
+        bar.update(1)
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{np.mean(history['loss'][-10:]):.3f}")
+    bar.close()
+    model.eval()
+    history.update(
+        steps=step,
+        seconds=time.perf_counter() - start,
+        images_seen=step * batch_size,
+        epochs=step / steps_per_epoch,
+    )
+    return history
+
+
+@torch.no_grad()
+def predict_scores(model: nn.Module, images, batch_size: int = 64) -> np.ndarray:
+    """Class scores (N, K, H, W) float32 of images (N, 3, H, W) or (N, H, W, 3), in eval mode."""
+    X = as_image_tensor(images)
+    device = _device(model)
+    model.eval()
+    out = [
+        model(X[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(X), batch_size)
+    ]
+    return torch.cat(out).numpy() if out else np.zeros((0, 0, *X.shape[2:]), np.float32)
+
+
+@torch.no_grad()
+def predict_masks(model: nn.Module, images, batch_size: int = 64) -> np.ndarray:
+    """Predicted label maps (N, H, W) int64: the argmax over the classes at every pixel."""
+    X = as_image_tensor(images)
+    device = _device(model)
+    model.eval()
+    out = [
+        model(X[i : i + batch_size].to(device)).argmax(dim=1).cpu()
+        for i in range(0, len(X), batch_size)
+    ]
+    return torch.cat(out).numpy() if out else np.zeros((0, *X.shape[2:]), np.int64)
+
+
+def evaluate_segmenter(
+    model: nn.Module,
+    images,
+    masks,
+    num_classes: int,
+    batch_size: int = 64,
+    ignore_index: int | None = None,
+) -> dict:
+    """Scores of `model` over a whole split, from ONE confusion matrix of all its pixels.
+
+    Background (label 0) is a class like the others. Returns a dict: "pixel_accuracy",
+    "mean_iou" (classes absent from truth and prediction left out), "per_class_iou" (K,)
+    (nan for those), "confusion" (K, K) int64 (rows truth, columns prediction).
+    """
+    X = as_image_tensor(images)
+    y = np.asarray(masks)
+    if y.shape != (len(X), *X.shape[2:]):
+        raise ValueError(f"masks must be (N, H, W) = {(len(X), *X.shape[2:])}, got {y.shape}")
+    conf = ConfusionMatrix(num_classes, ignore_index)
+    for i in range(0, len(X), batch_size):
+        conf.update(y[i : i + batch_size], predict_masks(model, X[i : i + batch_size], batch_size))
+    return {
+        "pixel_accuracy": conf.pixel_accuracy(),
+        "mean_iou": conf.mean_iou(),
+        "per_class_iou": conf.per_class_iou(),
+        "confusion": conf.matrix.copy(),
+    }

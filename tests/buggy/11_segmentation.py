@@ -1,0 +1,123 @@
+"""Plausible mistakes in 11_segmentation (semantic.ipynb; see README.md)."""
+
+BUGS = [
+    dict(
+        name="softmax_over_the_last_axis",  # 02's (N, C) softmax copied onto (N, C, H, W)
+        notebook="semantic.ipynb",
+        cell="pixel_softmax_loss",
+        replace=[("axis=1, keepdims=True", "axis=-1, keepdims=True")],
+        loses=["test_pixel_softmax_loss"],
+    ),
+    dict(
+        name="loss_mean_counts_ignored_pixels",
+        notebook="semantic.ipynb",
+        cell="pixel_softmax_loss",
+        replace=[("total = pixel_weights.sum()", "total = weights[labels].sum()")],
+        loses=["test_pixel_softmax_loss"],
+    ),
+    dict(
+        name="class_weights_left_out_of_the_mean",  # sum of w_y (-log p_y) / number of pixels
+        notebook="semantic.ipynb",
+        cell="pixel_softmax_loss",
+        replace=[("total = pixel_weights.sum()", "total = counted.sum()")],
+        loses=["test_pixel_softmax_loss"],
+    ),
+    dict(
+        name="nearest_backward_takes_one_pixel_of_each_block",
+        notebook="semantic.ipynb",
+        cell="upsample_nearest",
+        replace=[
+            (
+                "dx = dout.reshape(N, C, H, scale, W, scale).sum(axis=(3, 5))",
+                "dx = dout[:, :, ::scale, ::scale]",
+            )
+        ],
+        loses=["test_upsample_nearest"],
+    ),
+    dict(
+        name="unpool_transposes_the_plane",  # row and column of the flat index swapped
+        notebook="semantic.ipynb",
+        cell="max_unpool",
+        replace=[("out = out.reshape(N, C, H, W)", "out = out.reshape(N, C, W, H).swapaxes(2, 3)")],
+        loses=["test_max_unpool"],
+    ),
+    dict(
+        name="transposed_conv_kernel_not_flipped",
+        notebook="semantic.ipynb",
+        cell="conv_transpose",
+        replace=[
+            (
+                "    kernel = w[:, :, ::-1, ::-1]  # (C, F, HH, WW)\n",
+                "    kernel = w  # (C, F, HH, WW)\n",
+            )
+        ],
+        loses=["test_conv_transpose_forward"],
+    ),
+    dict(
+        name="transposed_conv_zeros_after_the_input_not_between",  # stride on the wrong side
+        notebook="semantic.ipynb",
+        cell="conv_transpose",
+        replace=[
+            (
+                "    spread[:, :, ::stride, ::stride] = x\n    # 2.",
+                "    spread[:, :, :H, :W] = x\n    # 2.",
+            )
+        ],
+        loses=["test_conv_transpose_forward"],
+    ),
+    dict(
+        name="transposed_conv_backward_dw_flip_not_undone",
+        notebook="semantic.ipynb",
+        cell="conv_transpose",
+        replace=[("dw = dkernel[:, :, ::-1, ::-1]", "dw = dkernel")],
+        loses=["test_conv_transpose_backward"],
+    ),
+    dict(
+        name="bilinear_kernel_centred_on_a_pixel_for_even_sizes",
+        notebook="semantic.ipynb",
+        cell="bilinear_kernel",
+        replace=[
+            (
+                "centre = factor - 1 if kernel_size % 2 == 1 else factor - 0.5",
+                "centre = factor - 1",
+            )
+        ],
+        loses=["test_bilinear_kernel"],
+    ),
+    dict(
+        name="confusion_matrix_rows_are_predictions",
+        notebook="semantic.ipynb",
+        cell="confusion_matrix",
+        replace=[
+            ("pairs = y_true * num_classes + y_pred", "pairs = y_pred * num_classes + y_true")
+        ],
+        loses=["test_confusion_matrix"],
+    ),
+    dict(
+        name="absent_class_counted_as_iou_0",
+        notebook="semantic.ipynb",
+        cell="iou",
+        replace=[("out=np.full(len(conf), np.nan)", "out=np.zeros(len(conf))")],
+        loses=["test_per_class_iou"],
+    ),
+    dict(
+        name="iou_union_without_subtracting_tp",
+        notebook="semantic.ipynb",
+        cell="iou",
+        replace=[("conf.sum(axis=1) - tp  # TP + FP + FN", "conf.sum(axis=1)  # TP + FP + FN")],
+        loses=["test_per_class_iou"],
+    ),
+    dict(
+        name="miou_averaged_over_pixels",  # weighted by the pixels of each class
+        notebook="semantic.ipynb",
+        cell="iou",
+        replace=[
+            (
+                "miou = float(iou[present].mean())",
+                "miou = float(np.average(iou[present], weights=np.asarray(conf).sum(axis=1)"
+                "[present]))",
+            )
+        ],
+        loses=["test_mean_iou"],
+    ),
+]
