@@ -12,6 +12,13 @@
 - segmentation: FCN, SkipFCN (FCN-32s/16s/8s skip fusion), UNet, train_segmenter,
   predict_scores, predict_masks, evaluate_segmenter (11_segmentation)
 
+Imported as modules, since several name their functions alike (detect, train_...):
+- boxes: box IoU, NMS, box coding, anchors, RoI pooling and RoI Align in torch (10_detection)
+- detection: the single-stage detector (backbone, anchors, target assignment, focal
+  objectness, GIoU loss, detect, train_detector) (10_detection)
+- two_stage: the Faster R-CNN idea (RPN, proposals, RoI head, detect, train_two_stage)
+- instances: a mask head on RoI Align features and a promptable segmenter (11_segmentation)
+
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.
 """
