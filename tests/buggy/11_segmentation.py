@@ -121,3 +121,54 @@ BUGS = [
         loses=["test_mean_iou"],
     ),
 ]
+
+# instances.ipynb
+BUGS += [
+    dict(
+        name="mask_target_box_not_shifted_to_pixel_centres",  # aligned=False RoI Align
+        notebook="instances.ipynb",
+        cell="mask_target",
+        replace=[("x1, y1, x2, y2 = box - 0.5", "x1, y1, x2, y2 = box")],
+        loses=["test_mask_target"],
+    ),
+    dict(
+        name="paste_mask_reads_pixel_corners",  # u from j, not from the centre j + 0.5
+        notebook="instances.ipynb",
+        cell="paste_mask",
+        replace=[
+            ("u = (np.arange(W) + 0.5 - x1) / (x2 - x1)", "u = (np.arange(W) - x1) / (x2 - x1)"),
+            ("v = (np.arange(H) + 0.5 - y1) / (y2 - y1)", "v = (np.arange(H) - y1) / (y2 - y1)"),
+        ],
+        loses=["test_paste_mask"],
+    ),
+    dict(
+        name="mask_loss_gradient_divided_by_boxes_only",  # a mean over K, not over K S^2
+        notebook="instances.ipynb",
+        cell="mask_loss",
+        replace=[("(sigmoid - targets) / picked.size", "(sigmoid - targets) / K")],
+        loses=["test_mask_loss"],
+    ),
+    dict(
+        name="prompt_point_read_as_row_column",  # (x, y) taken as (row, column)
+        notebook="instances.ipynb",
+        cell="encode_prompts",
+        replace=[
+            (
+                "(cols[None, None, :] - points[:, 0, None, None])",
+                "(cols[None, None, :] - points[:, 1, None, None])",
+            ),
+            (
+                "(rows[None, :, None] - points[:, 1, None, None])",
+                "(rows[None, :, None] - points[:, 0, None, None])",
+            ),
+        ],
+        loses=["test_encode_prompts"],
+    ),
+    dict(
+        name="mask_iou_union_counts_the_overlap_twice",
+        notebook="instances.ipynb",
+        cell="pairwise_mask_iou",
+        replace=[("b.sum(axis=1)[None, :] - inter", "b.sum(axis=1)[None, :]")],
+        loses=["test_pairwise_mask_iou"],
+    ),
+]
