@@ -182,8 +182,12 @@ def test_augmentation_turns_images_and_masks_together():
 def test_training_needs_an_end_and_matching_masks(scenes):
     X, y = scenes
     model = S.FCN(NUM_CLASSES, widths=(4, 4, 4, 4))
-    with pytest.raises(ValueError, match="epochs, seconds or both"):
+    with pytest.raises(ValueError, match="epochs, num_steps or seconds"):
         S.train_segmenter(model, X, y)
+    with pytest.raises(ValueError, match="not both"):
+        S.train_segmenter(model, X, y, epochs=1, num_steps=3)
+    with pytest.raises(ValueError, match="num_steps must be"):
+        S.train_segmenter(model, X, y, num_steps=0)
     with pytest.raises(ValueError, match="masks must be"):
         S.train_segmenter(model, X, y[:, :-1], epochs=1)
 
@@ -193,6 +197,19 @@ def test_a_seconds_budget_ends_training(scenes):
     model = S.FCN(NUM_CLASSES, widths=(4, 4, 4, 4))
     history = S.train_segmenter(model, X, y, seconds=0.5, batch_size=2, progress=False)
     assert history["steps"] >= 1 and history["seconds"] < 5.0
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_a_fixed_step_count_ends_training_and_bf16_trains(scenes, bf16):
+    X, y = scenes
+    torch.manual_seed(0)
+    model = S.FCN(NUM_CLASSES, widths=(4, 8, 8, 8))
+    history = S.train_segmenter(
+        model, X, y, num_steps=7, batch_size=3, warmup_steps=2, bf16=bf16, progress=False
+    )
+    assert history["steps"] == 7 and len(history["loss"]) == 7
+    assert all(np.isfinite(history["loss"])), history["loss"]
+    assert S.predict_scores(model, X).dtype == np.float32
 
 
 class _Fixed(torch.nn.Module):

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cs231n_lib.blocks.detection import native_bf16
 from cs231n_lib.metrics.segmentation import ConfusionMatrix
 
 
@@ -267,6 +268,8 @@ def train_segmenter(
     seed: int = 0,
     progress: bool = True,
     desc: str = "segmenter",
+    num_steps: int | None = None,
+    bf16: bool | None = None,
 ) -> dict:
     """Train `model` with per-pixel cross-entropy on images (N, 3, H, W) and masks (N, H, W).
 
@@ -277,14 +280,24 @@ def train_segmenter(
     order each epoch from a generator seeded with `seed`; with augment, each batch is
     flipped left-right (half the time) and turned by 0-3 quarter turns (every shape class
     is rotation invariant). class_weights (K,) and ignore_index go to F.cross_entropy.
-    Given epochs and no seconds a run on the CPU is deterministic.
+    num_steps (optimizer steps) may replace epochs: a fixed step count whose result does not
+    depend on how loaded the machine is (seconds then only a guard). bf16: run the forward
+    pass under torch.autocast in bfloat16 (the loss stays float32); None does so where the
+    device computes bfloat16 natively (blocks.detection.native_bf16).
+    Given epochs or num_steps and no seconds a run is deterministic on a given machine.
 
     Returns a history dict: "loss" (per step), "steps", "seconds", "images_seen", "epochs".
     """
     from tqdm.auto import tqdm
 
-    if epochs is None and seconds is None:
-        raise ValueError("give epochs, seconds or both to say when training ends")
+    if epochs is None and seconds is None and num_steps is None:
+        raise ValueError("give epochs, num_steps or seconds to say when training ends")
+    if epochs is not None and num_steps is not None:
+        raise ValueError("give epochs or num_steps, not both")
+    if num_steps is not None and (
+        isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1
+    ):
+        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
     if epochs is not None and not epochs > 0:
         raise ValueError(f"epochs must be > 0, got {epochs!r}")
     if seconds is not None and not seconds > 0:
@@ -304,7 +317,9 @@ def train_segmenter(
     )
     batch_size = min(batch_size, len(X))
     steps_per_epoch = len(X) // batch_size
-    num_steps = None if epochs is None else max(1, round(epochs * steps_per_epoch))
+    if epochs is not None:
+        num_steps = max(1, round(epochs * steps_per_epoch))
+    bf16 = native_bf16(device) if bf16 is None else bool(bf16)
     rng = np.random.default_rng(seed)
     history: dict = {"loss": []}
     bar = tqdm(total=num_steps, desc=desc, disable=not progress, unit="step")
@@ -328,8 +343,11 @@ def train_segmenter(
         batch_X, batch_y = X[index], y[index]
         if augment:
             batch_X, batch_y = _turn(batch_X, batch_y, int(rng.integers(4)), bool(rng.integers(2)))
-        scores = model(batch_X.to(device).contiguous(memory_format=torch.channels_last))
-        loss = F.cross_entropy(scores, batch_y.to(device), weight=weight, ignore_index=ignore)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            scores = model(batch_X.to(device).contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(
+            scores.float(), batch_y.to(device), weight=weight, ignore_index=ignore
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
