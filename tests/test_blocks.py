@@ -4,6 +4,7 @@ hand-written loop. The GPU test at the end skips without CUDA."""
 from __future__ import annotations
 
 import copy
+import time
 
 import numpy as np
 import pytest
@@ -173,3 +174,29 @@ def test_training_and_counting_on_gpu(rng):
     )
     assert history["val_acc"][-1] >= 0.9
     assert blocks.count_multiply_adds(model, (2,)) == 2 * 16 + 16 * 3
+
+
+def test_warmup_cosine_lr_rises_linearly_then_follows_a_half_cosine_to_zero():
+    from cs231n_lib.blocks.training import warmup_cosine_lr
+
+    assert warmup_cosine_lr(0, 0.0, 1.0, 4) == pytest.approx(0.25)
+    assert warmup_cosine_lr(3, 0.0, 1.0, 4) == pytest.approx(1.0)
+    assert warmup_cosine_lr(10, 0.5, 2.0, 4) == pytest.approx(1.0)  # 2 * (1 + cos(pi/2)) / 2
+    assert warmup_cosine_lr(10, 1.0, 2.0, 4) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_check_budget_names_what_is_wrong():
+    from cs231n_lib.blocks.training import check_budget, fraction_done
+
+    for num_steps, seconds, message in [
+        (None, None, "give num_steps, seconds"),
+        (0, None, "positive int"),
+        (True, None, "positive int"),
+        (2.5, None, "positive int"),
+        (None, 0, "seconds must be > 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            check_budget(num_steps, seconds)
+    check_budget(10, None)
+    assert fraction_done(5, time.perf_counter(), 10, None) == pytest.approx(0.5)
+    assert fraction_done(0, time.perf_counter() - 2.0, None, 4.0) == pytest.approx(0.5, abs=0.05)

@@ -1,6 +1,8 @@
 """torch building blocks for the notebooks from 07_pytorch on, each on `config.device()`:
 
-- training: make_loader, train_epoch, evaluate, fit (a plain classifier training loop)
+- training: make_loader, train_epoch, evaluate, fit (a plain classifier training loop);
+  check_budget, fraction_done, warmup_cosine_lr (the step/seconds budget and warm-up +
+  half-cosine schedule of the detection, segmentation and instance trainers)
 - counting: count_parameters, count_multiply_adds (also for models on the meta device)
 - augmentation: the numpy augmentations of 05_regularization on (N, C, H, W) tensors
 - caption_features: feature_extractor, image_features (a small CNN trained on the

@@ -28,7 +28,6 @@ train_promptable / predict_prompted train and run it.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 
@@ -40,6 +39,7 @@ from torch import nn
 from cs231n_lib.blocks.boxes import roi_align
 from cs231n_lib.blocks.detection import conv_bn, make_backbone, native_bf16
 from cs231n_lib.blocks.segmentation import Encoder, conv_block
+from cs231n_lib.blocks.training import check_budget, fraction_done, warmup_cosine_lr
 
 __all__ = [
     "MaskModel",
@@ -221,27 +221,6 @@ def mask_head_loss(
     return F.binary_cross_entropy_with_logits(picked, targets.float())
 
 
-def _schedule(step: int, done: float, learning_rate: float, warmup_steps: int) -> float:
-    warm = min(1.0, (step + 1) / max(warmup_steps, 1))
-    return learning_rate * warm * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
-
-
-def _check_budget(num_steps, seconds) -> None:
-    if num_steps is None and seconds is None:
-        raise ValueError("give num_steps, seconds or both to say when training ends")
-    if num_steps is not None and (
-        isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 1
-    ):
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
-    if seconds is not None and not seconds > 0:
-        raise ValueError(f"seconds must be > 0, got {seconds!r}")
-
-
-def _fraction_done(step: int, start: float, num_steps, seconds) -> float:
-    elapsed = time.perf_counter() - start
-    return max(step / num_steps if num_steps else 0.0, elapsed / seconds if seconds else 0.0)
-
-
 def train_mask_model(
     model: MaskModel,
     images,
@@ -272,7 +251,7 @@ def train_mask_model(
     """
     from tqdm.auto import tqdm
 
-    _check_budget(num_steps, seconds)
+    check_budget(num_steps, seconds)
     if not len(images) == len(boxes) == len(labels) == len(instances):
         raise ValueError(
             f"{len(images)} images, {len(boxes)} box lists, {len(labels)} label "
@@ -290,9 +269,9 @@ def train_mask_model(
     order, position, step = rng.permutation(len(X)), 0, 0
     model.train()
     start = time.perf_counter()
-    while (done := _fraction_done(step, start, num_steps, seconds)) < 1:
+    while (done := fraction_done(step, start, num_steps, seconds)) < 1:
         for group in optimizer.param_groups:
-            group["lr"] = _schedule(step, done, learning_rate, warmup_steps)
+            group["lr"] = warmup_cosine_lr(step, done, learning_rate, warmup_steps)
         if position + batch_size > len(X):
             order, position = rng.permutation(len(X)), 0
         index = order[position : position + batch_size]
@@ -494,7 +473,7 @@ def train_promptable(
     """
     from tqdm.auto import tqdm
 
-    _check_budget(num_steps, seconds)
+    check_budget(num_steps, seconds)
     device = next(model.parameters()).device
     bf16 = native_bf16(device) if bf16 is None else bool(bf16)
     X = _as_images(images)
@@ -509,9 +488,9 @@ def train_promptable(
     model.train()
     step = 0
     start = time.perf_counter()
-    while (done := _fraction_done(step, start, num_steps, seconds)) < 1:
+    while (done := fraction_done(step, start, num_steps, seconds)) < 1:
         for group in optimizer.param_groups:
-            group["lr"] = _schedule(step, done, learning_rate, warmup_steps)
+            group["lr"] = warmup_cosine_lr(step, done, learning_rate, warmup_steps)
         index, ids, points = sample_point_prompts(instances, batch_size, rng)
         masks = instances[index] == ids[:, None, None]  # (B, H, W)
         boxes = jitter_boxes(_instance_boxes(masks), rng, box_jitter, W)

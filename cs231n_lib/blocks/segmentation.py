@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cs231n_lib.blocks.detection import native_bf16
+from cs231n_lib.blocks.training import fraction_done, warmup_cosine_lr
 from cs231n_lib.metrics.segmentation import ConfusionMatrix
 
 
@@ -328,14 +329,9 @@ def train_segmenter(
     model.to(memory_format=torch.channels_last)
     model.train()
     start = time.perf_counter()
-    while True:
-        elapsed = time.perf_counter() - start
-        done = max(step / num_steps if num_steps else 0.0, elapsed / seconds if seconds else 0.0)
-        if done >= 1:
-            break
-        warm = min(1.0, (step + 1) / max(warmup_steps, 1))
+    while (done := fraction_done(step, start, num_steps, seconds)) < 1:
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate * warm * 0.5 * (1 + math.cos(math.pi * done))
+            group["lr"] = warmup_cosine_lr(step, done, learning_rate, warmup_steps)
         if position + batch_size > len(X):
             order, position = rng.permutation(len(X)), 0
         index = torch.as_tensor(order[position : position + batch_size])

@@ -8,6 +8,7 @@ model's parameters unless a device is given; batches are moved there one at a ti
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -119,3 +120,30 @@ def fit(
         history["val_acc"].append(evaluate(model, val_loader, device))
         bar.set_postfix(loss=f"{loss:.3f}", val_acc=f"{history['val_acc'][-1]:.3f}")
     return history
+
+
+def check_budget(num_steps: int | None, seconds: float | None) -> None:
+    """Refuse a training budget that cannot end: neither num_steps nor seconds, a num_steps
+    that is not a positive int, or seconds <= 0."""
+    if num_steps is None and seconds is None:
+        raise ValueError("give num_steps, seconds or both to say when training ends")
+    if num_steps is not None and (
+        isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 1
+    ):
+        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"seconds must be > 0, got {seconds!r}")
+
+
+def fraction_done(step: int, start: float, num_steps: int | None, seconds: float | None) -> float:
+    """How far a run is, 0 at the start and >= 1 at its end: the larger of step / num_steps
+    and the seconds since `start` (a time.perf_counter() value) / seconds."""
+    elapsed = time.perf_counter() - start
+    return max(step / num_steps if num_steps else 0.0, elapsed / seconds if seconds else 0.0)
+
+
+def warmup_cosine_lr(step: int, done: float, learning_rate: float, warmup_steps: int) -> float:
+    """The learning rate of step `step` (0-based) when the run is `done` (fraction_done) through:
+    a linear warm-up over warmup_steps times a half-cosine decay from learning_rate to 0."""
+    warm = min(1.0, (step + 1) / max(warmup_steps, 1))
+    return learning_rate * warm * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))

@@ -38,7 +38,6 @@ probability of a class, one box per (proposal, class), class-aware NMS.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +66,7 @@ from cs231n_lib.blocks.detection import (
     make_backbone,
     native_bf16,
 )
+from cs231n_lib.blocks.training import check_budget, fraction_done, warmup_cosine_lr
 
 BACKGROUND_CLASS = 0  # the RoI head's class column of "no object"; class c is column c + 1
 # Faster R-CNN's (and torchvision's) scale of the RoI head's regression targets: the
@@ -616,14 +616,7 @@ def train_two_stage(
     """
     from tqdm.auto import tqdm
 
-    if num_steps is None and seconds is None:
-        raise ValueError("give num_steps, seconds or both to say when training ends")
-    if num_steps is not None and (
-        isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 1
-    ):
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
-    if seconds is not None and not seconds > 0:
-        raise ValueError(f"seconds must be > 0, got {seconds!r}")
+    check_budget(num_steps, seconds)
     if not len(images) == len(boxes) == len(labels):
         raise ValueError(f"{len(images)} images, {len(boxes)} box lists, {len(labels)} label lists")
     device = model.anchors.device
@@ -647,14 +640,9 @@ def train_two_stage(
     model.to(memory_format=torch.channels_last)
     model.train()
     start = time.perf_counter()
-    while True:
-        elapsed = time.perf_counter() - start
-        done = max(step / num_steps if num_steps else 0.0, elapsed / seconds if seconds else 0.0)
-        if done >= 1:
-            break
-        warm = min(1.0, (step + 1) / max(warmup_steps, 1))
+    while (done := fraction_done(step, start, num_steps, seconds)) < 1:
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate * warm * 0.5 * (1 + math.cos(math.pi * done))
+            group["lr"] = warmup_cosine_lr(step, done, learning_rate, warmup_steps)
         if position + batch_size > len(X):
             order, position = rng.permutation(len(X)), 0
         index = order[position : position + batch_size]
