@@ -19,6 +19,18 @@ def pytest_configure(config):
     quiet_warnings()
 
 
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test (block tests time nothing; two pytest workers share
+    the cores), the caller's thread count restored after it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _meta(grade_id: str, grade=False, solution=False, locked=False, points=None) -> dict:
     meta = {
         "grade": grade,

@@ -6,13 +6,7 @@ import torch
 
 from cs231n_lib.blocks import instances as inst
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _scenes(n: int = 4):
