@@ -231,3 +231,35 @@ def test_promptable_training_is_deterministic_and_overfits(dice_weight):
 def test_budget_is_required():
     with pytest.raises(ValueError, match="num_steps"):
         inst.train_promptable(inst.PromptableSegmenter(widths=(4, 8)), *_scenes()[::3])
+
+
+def test_promptable_prior_bias_starts_near_the_object_share():
+    """A prompted object covers a few % of the image: started at its log-odds the first
+    binary cross-entropy is near that share's entropy, not ln 2 (logits 0) as without."""
+    X, _, _, instances = _scenes()
+    first = {}
+    for prior_bias in (True, False):
+        torch.manual_seed(0)
+        model = inst.PromptableSegmenter(widths=(8, 16))
+        history = inst.train_promptable(
+            model,
+            X,
+            instances,
+            num_steps=1,
+            batch_size=8,
+            dice_weight=0.0,
+            prior_bias=prior_bias,
+            progress=False,
+        )
+        first[prior_bias] = history["loss"][0]
+        if prior_bias:
+            shares = [
+                (instances[n] == k).mean()
+                for n in range(len(instances))
+                for k in np.unique(instances[n])
+                if k > 0
+            ]
+            assert min(shares) <= history["prior_share"] <= max(shares), history["prior_share"]
+        else:
+            assert history["prior_share"] is None
+    assert first[True] < 0.4 < 0.5 < first[False], first

@@ -98,6 +98,7 @@ def test_unet_fine_skip_carries_full_resolution_detail():
     with torch.no_grad():
         model.ups[0].weight.zero_()
         model.ups[0].bias.zero_()
+        model.coarse_classifier.weight.zero_()  # the FCN head on the bottom features
     x = torch.rand(1, 3, 16, 16)
     moved = x.clone()
     moved[0, :, 3, 3] += 1.0
@@ -240,3 +241,87 @@ def test_evaluate_agrees_with_sklearn_on_a_tiny_case():
     assert np.isnan(result["per_class_iou"][3])
     np.testing.assert_allclose(result["mean_iou"], iou.mean())
     np.testing.assert_array_equal(S.predict_masks(_Fixed(scores), images, batch_size=2), pred)
+
+
+def test_class_frequencies_count_pixels_smoothed_and_skip_ignored():
+    masks = np.array([[[0, 0, 1], [255, 0, 2]]])  # 3 x class 0, 1 x class 1, 1 x class 2
+    freq = S.class_frequencies(masks, 4, ignore_index=255)  # class 3 absent: 1 pseudo-pixel
+    np.testing.assert_allclose(freq, np.array([4, 2, 2, 1]) / 9)
+    with pytest.raises(ValueError, match="labels must lie"):
+        S.class_frequencies(masks, 4)
+
+
+@pytest.mark.parametrize("name", ["fcn", "skip_fcn", "unet", "unet_no_coarse"])
+def test_prior_bias_sums_to_the_log_class_frequencies(name, scenes):
+    _, y = scenes
+    torch.manual_seed(0)
+    model = TINY[name]() if name in TINY else S.UNet(NUM_CLASSES, (4, 8), coarse_head=False)
+    log_prior = S.init_prior_bias(model, y)
+    counts = np.array([(y == k).sum() for k in range(NUM_CLASSES)], dtype=np.float64) + 1
+    np.testing.assert_allclose(log_prior, np.log(counts / counts.sum()))
+    layers = model.classifiers if name == "skip_fcn" else [model.classifier]
+    if getattr(model, "coarse_classifier", None) is not None:
+        layers.append(model.coarse_classifier)
+    total = sum(c.bias.detach().double() for c in layers)  # a constant map adds up to this
+    np.testing.assert_allclose(total.numpy(), log_prior, atol=1e-6)
+
+
+def test_prior_bias_starts_the_unet_near_the_prior_loss(scenes):
+    """The slow start of the U-Net (issue 20): with default init its first loss is above
+    ln K; started at the prior it is near the entropy of the class frequencies."""
+    X, y = scenes
+    torch.manual_seed(0)
+    model = S.UNet(NUM_CLASSES)
+    target = torch.as_tensor(y).long()
+
+    def loss():
+        return F.cross_entropy(model(torch.as_tensor(X)), target).item()
+
+    before = loss()
+    log_prior = S.init_prior_bias(model, y)
+    entropy = -(np.exp(log_prior) * log_prior).sum()
+    after = loss()
+    assert before > np.log(NUM_CLASSES) - 0.2 and after < entropy + 0.3, (before, after, entropy)
+
+
+def test_train_segmenter_sets_the_prior_unless_told_not_to(scenes):
+    X, y = scenes
+    for prior_bias in (True, False):
+        torch.manual_seed(0)
+        model = TINY["unet"]()
+        start = model.classifier.bias.detach().clone()
+        history = S.train_segmenter(
+            model,
+            X,
+            y,
+            num_steps=1,
+            batch_size=2,
+            learning_rate=1e-9,
+            prior_bias=prior_bias,
+            progress=False,
+        )
+        moved = (model.classifier.bias.detach() - start).abs().max().item()
+        if prior_bias:
+            assert history["log_prior"] is not None and moved > 0.5, moved
+        else:
+            assert history["log_prior"] is None and moved < 1e-6, moved
+
+
+def test_unet_coarse_head_adds_the_upsampled_bottom_scores():
+    """UNet's coarse head: scores = full-size classifier + bilinear x stride of a 1x1
+    classifier on the bottom features (checked against F.interpolate by hand)."""
+    torch.manual_seed(0)
+    model = S.UNet(3, widths=(4, 6, 8)).eval()
+    x = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        full = model(x)
+        features = model.encoder(x)
+        coarse = F.interpolate(
+            model.coarse_classifier(features[-1]), size=(16, 16), mode="bilinear"
+        )
+        model.coarse_classifier.weight.zero_()
+        model.coarse_classifier.bias.zero_()
+        decoder_only = model(x)
+    assert features[-1].shape[-1] == 4  # the bottom, stride 4
+    torch.testing.assert_close(full, decoder_only + coarse)
+    assert S.UNet(3, widths=(4, 6, 8), coarse_head=False).coarse_classifier is None

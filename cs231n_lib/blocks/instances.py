@@ -28,6 +28,7 @@ train_promptable / predict_prompted train and run it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
@@ -409,7 +410,7 @@ class PromptableSegmenter(nn.Module):
     logit that a pixel belongs to the object the prompt points at.
     """
 
-    def __init__(self, widths: Sequence[int] = (16, 32, 64, 96)):
+    def __init__(self, widths: Sequence[int] = (16, 32, 64, 96), coarse_head: bool = False):
         super().__init__()
         self.stride = 2 ** (len(widths) - 1)
         self.encoder = Encoder(widths, in_channels=5)
@@ -419,6 +420,8 @@ class PromptableSegmenter(nn.Module):
             self.ups.append(nn.ConvTranspose2d(widths[k], widths[k - 1], 2, stride=2))
             self.blocks.append(conv_block(2 * widths[k - 1], widths[k - 1]))
         self.classifier = nn.Conv2d(widths[0], 1, 1)
+        # coarse_head: a 1x1 logit on the bottom features, upsampled and added (as UNet's).
+        self.coarse_classifier = nn.Conv2d(widths[-1], 1, 1) if coarse_head else None
 
     def forward(self, images: torch.Tensor, prompts: torch.Tensor) -> torch.Tensor:
         if images.shape[-1] % self.stride or images.shape[-2] % self.stride:
@@ -429,7 +432,13 @@ class PromptableSegmenter(nn.Module):
         y = features[-1]
         for up, block, skip in zip(self.ups, self.blocks, features[-2::-1], strict=True):
             y = block(torch.cat([skip, up(y)], 1))
-        return self.classifier(y)[:, 0]  # (N, H, W)
+        logits = self.classifier(y)
+        if self.coarse_classifier is not None:
+            coarse = self.coarse_classifier(features[-1])
+            logits = logits + F.interpolate(
+                coarse, scale_factor=self.stride, mode="bilinear", align_corners=False
+            )
+        return logits[:, 0]  # (N, H, W)
 
 
 def _instance_boxes(masks: np.ndarray) -> np.ndarray:
@@ -459,6 +468,7 @@ def train_promptable(
     seed: int = 0,
     progress: bool = True,
     bf16: bool | None = None,
+    prior_bias: bool = True,
 ) -> dict:
     """Train on point prompts drawn by sample_point_prompts, each batch fresh.
 
@@ -468,8 +478,11 @@ def train_promptable(
     object as much as a large one and follows the IoU closely. A share box_rate of the
     prompts also carries the object's box (jittered by box_jitter, see jitter_boxes), the
     rest an empty box channel, so one model answers both kinds. Schedule, budget and bf16
-    as train_mask_model's.
-    Returns {"loss": per step, "steps", "seconds"}.
+    as train_mask_model's. prior_bias: first set the classifier bias to the log-odds
+    log(q / (1 - q)) of q, the mean share of an image that a prompted object covers (256
+    prompts drawn with seed + 1), so that the first masks are not half the image (logit 0):
+    measured at 150 steps, point / point + box mean IoU 0.30 / 0.58 -> 0.34 / 0.66.
+    Returns {"loss": per step, "steps", "seconds", "prior_share": q or None}.
     """
     from tqdm.auto import tqdm
 
@@ -481,9 +494,15 @@ def train_promptable(
     if len(instances) != len(X):
         raise ValueError(f"{len(X)} images but {len(instances)} instance maps")
     H, W = X.shape[2:]
+    share = None
+    if prior_bias:
+        index, ids, _ = sample_point_prompts(instances, 256, np.random.default_rng(seed + 1))
+        share = float(np.clip((instances[index] == ids[:, None, None]).mean(), 1e-4, 0.5))
+        with torch.no_grad():
+            model.classifier.bias.fill_(math.log(share / (1 - share)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     rng = np.random.default_rng(seed)
-    history: dict = {"loss": []}
+    history: dict = {"loss": [], "prior_share": share}
     bar = tqdm(total=num_steps, desc="promptable", disable=not progress, unit="step")
     model.train()
     step = 0

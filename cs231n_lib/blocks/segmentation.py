@@ -19,6 +19,13 @@ multiples of the network's total stride (8, 16 or 32; 96 is a multiple of all th
 
 train_segmenter (AdamW, warm-up and cosine decay, flips and quarter turns), predict_masks
 and evaluate_segmenter (one ConfusionMatrix over the whole split, background a class).
+
+init_prior_bias (called by train_segmenter unless prior_bias=False) starts the output bias
+at the log class frequencies of the training masks, so that the first scores already say
+"mostly background". Without it a U-Net, whose 1x1 classifier reads only widths[0] = 16
+channels, spends its first ~100 Adam steps on that prior alone (Adam moves each weight by
+about the learning rate per step, so 16 inputs move the scores ~10x slower than the FCN's
+160): measured at 200 steps, loss 0.62 -> 0.32 and mIoU 0.18 -> 0.36.
 """
 
 from __future__ import annotations
@@ -190,9 +197,23 @@ class UNet(nn.Module):
     each scale from the bottom: upsample 2x to the width of the encoder stage above
     (transposed 2x2 conv, stride 2; or bilinear then a 1x1 conv), concatenate that
     stage's features along the channels, conv block. A 1x1 classifier at full size.
+
+    coarse_head (default): a second 1x1 classifier on the bottom features, bilinearly
+    upsampled to full size and added to the scores (the FCN's head: a short path from
+    the deep features to the output). The class of a shape is known only at the bottom;
+    without this path it must be carried up through every decoder stage to a classifier
+    that reads widths[0] channels, which a small budget does not teach: at 200 steps
+    (2,000 hard scenes) mIoU 0.365 without, 0.544 with, against 0.486 for the FCN
+    without skips.
     """
 
-    def __init__(self, num_classes: int, widths=(16, 32, 64, 128), upsample: str = "transposed"):
+    def __init__(
+        self,
+        num_classes: int,
+        widths=(16, 32, 64, 128),
+        upsample: str = "transposed",
+        coarse_head: bool = True,
+    ):
         super().__init__()
         if upsample not in ("bilinear", "transposed"):
             raise ValueError(f"upsample must be 'bilinear' or 'transposed', got {upsample!r}")
@@ -208,6 +229,7 @@ class UNet(nn.Module):
             self.ups.append(up)
             self.blocks.append(conv_block(2 * widths[k - 1], widths[k - 1]))
         self.classifier = nn.Conv2d(widths[0], num_classes, 1)
+        self.coarse_classifier = nn.Conv2d(widths[-1], num_classes, 1) if coarse_head else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_size(x, self.stride)
@@ -215,10 +237,63 @@ class UNet(nn.Module):
         y = features[-1]
         for up, block, skip in zip(self.ups, self.blocks, features[-2::-1], strict=True):
             y = block(torch.cat([skip, up(y)], dim=1))  # (N, 2 C_k, H_k, W_k) -> (N, C_k, ...)
-        return self.classifier(y)
+        scores = self.classifier(y)
+        if self.coarse_classifier is not None:
+            coarse = self.coarse_classifier(features[-1])  # (N, K, H / stride, W / stride)
+            scores = scores + F.interpolate(
+                coarse, scale_factor=self.stride, mode="bilinear", align_corners=False
+            )
+        return scores
 
 
 # --- training, prediction, evaluation ------------------------------------------------------
+
+
+def class_frequencies(masks, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Share of each class among the pixels of label maps (N, H, W): (K,) float64, with one
+    pseudo-pixel per class added (no class is given frequency 0); ignore_index left out."""
+    y = np.asarray(masks).ravel().astype(np.int64)
+    if ignore_index is not None:
+        y = y[y != ignore_index]
+    if len(y) and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {y.min()}..{y.max()}")
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64) + 1.0
+    return counts / counts.sum()
+
+
+def _output_layers(model: nn.Module) -> list[nn.Conv2d] | None:
+    """The output 1x1 convs whose biases add up in the scores, the one to set last:
+    model.classifiers (SkipFCN) or [model.coarse_classifier (UNet, if any), model.classifier],
+    when they are all nn.Conv2d with a bias; None otherwise."""
+    layers = getattr(model, "classifiers", None)
+    if layers is not None:
+        layers = list(layers)
+    else:
+        coarse = getattr(model, "coarse_classifier", None)
+        layers = ([coarse] if coarse is not None else []) + [getattr(model, "classifier", None)]
+    if all(isinstance(c, nn.Conv2d) and c.bias is not None for c in layers):
+        return layers
+    return None
+
+
+@torch.no_grad()
+def init_prior_bias(model: nn.Module, masks, ignore_index: int | None = None) -> np.ndarray:
+    """Start the output bias of `model` at log(class frequency) of `masks` (N, H, W).
+
+    The output layer is `model.classifier` (FCN, UNet) or the sum of several (SkipFCN's
+    `classifiers`, UNet's `coarse_classifier` + `classifier`): the last one gets log prior
+    minus the others' biases (bilinear upsampling keeps a constant). Returns the log
+    frequencies (K,). A constant score map of these biases predicts the class
+    frequencies: the best guess before seeing the image.
+    """
+    layers = _output_layers(model)
+    if layers is None:
+        raise ValueError("model needs a `classifier` (or `classifiers`) nn.Conv2d with a bias")
+    log_prior = np.log(class_frequencies(masks, layers[0].out_channels, ignore_index))
+    target = torch.as_tensor(log_prior, dtype=layers[-1].bias.dtype, device=layers[-1].bias.device)
+    others = sum((c.bias for c in layers[:-1]), torch.zeros_like(target))
+    layers[-1].bias.copy_(target - others)
+    return log_prior
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -271,6 +346,7 @@ def train_segmenter(
     desc: str = "segmenter",
     num_steps: int | None = None,
     bf16: bool | None = None,
+    prior_bias: bool = True,
 ) -> dict:
     """Train `model` with per-pixel cross-entropy on images (N, 3, H, W) and masks (N, H, W).
 
@@ -285,9 +361,12 @@ def train_segmenter(
     depend on how loaded the machine is (seconds then only a guard). bf16: run the forward
     pass under torch.autocast in bfloat16 (the loss stays float32); None does so where the
     device computes bfloat16 natively (blocks.detection.native_bf16).
+    prior_bias: first set the output bias to the log class frequencies of `masks`
+    (init_prior_bias; models without a `classifier`/`classifiers` conv are left alone).
     Given epochs or num_steps and no seconds a run is deterministic on a given machine.
 
-    Returns a history dict: "loss" (per step), "steps", "seconds", "images_seen", "epochs".
+    Returns a history dict: "loss" (per step), "steps", "seconds", "images_seen", "epochs",
+    "log_prior" ((K,) set by prior_bias, or None).
     """
     from tqdm.auto import tqdm
 
@@ -308,6 +387,9 @@ def train_segmenter(
     X = as_image_tensor(images)
     y = _as_masks(masks, len(X), tuple(X.shape[2:]))
     device = _device(model)
+    log_prior = None
+    if prior_bias and _output_layers(model) is not None:
+        log_prior = init_prior_bias(model, y.numpy(), ignore_index)
     weight = None if class_weights is None else torch.as_tensor(class_weights).float().to(device)
     ignore = -100 if ignore_index is None else int(ignore_index)
     decay = [p for p in model.parameters() if p.ndim > 1]
@@ -322,7 +404,7 @@ def train_segmenter(
         num_steps = max(1, round(epochs * steps_per_epoch))
     bf16 = native_bf16(device) if bf16 is None else bool(bf16)
     rng = np.random.default_rng(seed)
-    history: dict = {"loss": []}
+    history: dict = {"loss": [], "log_prior": log_prior}
     bar = tqdm(total=num_steps, desc=desc, disable=not progress, unit="step")
     order, position, step = rng.permutation(len(X)), 0, 0
     # NOTE: channels-last makes a CPU pass through these small convs up to a third faster.
