@@ -211,4 +211,98 @@ BUGS = [
         replace=[("dx[batch[k]] += ", "dx[batch[k]] = ")],
         loses=["test_roi_align_backward"],
     ),
+    # detectors.ipynb: target assignment and the focal loss of the single-stage detector.
+    dict(
+        name="assign_without_each_objects_best_anchor",  # thresholds only: small objects lost
+        notebook="detectors.ipynb",
+        cell="assign_targets",
+        replace=[
+            ("positive = is_claimed | (best_iou >= pos_iou)", "positive = best_iou >= pos_iou")
+        ],
+        loses=["test_assign_targets"],
+    ),
+    dict(
+        name="assign_claims_without_ties",  # exactly k anchors per object (topk's indices)
+        notebook="detectors.ipynb",
+        cell="assign_targets",
+        replace=[
+            (
+                "claimed = (iou >= kth) & (iou > 0)",
+                "claimed = claimed.scatter(0, iou.topk(min(best_per_gt, A), dim=0).indices, True)"
+                " & (iou > 0)",
+            )
+        ],
+        loses=["test_assign_targets"],
+    ),
+    dict(
+        name="assign_claims_per_anchor",  # topk over the objects of each anchor: wrong axis
+        notebook="detectors.ipynb",
+        cell="assign_targets",
+        replace=[
+            (
+                "kth = iou.topk(min(best_per_gt, A), dim=0).values[-1]",
+                "kth = iou.topk(min(best_per_gt, iou.shape[1]), dim=1).values[:, -1:]",
+            )
+        ],
+        loses=["test_assign_targets"],
+    ),
+    dict(
+        name="assign_claimed_anchor_to_the_best_object",  # a bigger object takes the claim
+        notebook="detectors.ipynb",
+        cell="assign_targets",
+        replace=[("obj = torch.where(is_claimed, claim_gt, best_gt)", "obj = best_gt")],
+        loses=["test_assign_targets"],
+    ),
+    dict(
+        name="assign_without_ignored_anchors",  # IoU in [neg_iou, pos_iou) left background
+        notebook="detectors.ipynb",
+        cell="assign_targets",
+        replace=[("    labels[(best_iou >= neg_iou) & ~positive] = IGNORE_ANCHOR\n", "")],
+        loses=["test_assign_targets"],
+    ),
+    dict(
+        name="focal_factor_with_p_instead_of_p_t",  # (1 - p)^gamma for every target
+        notebook="detectors.ipynb",
+        cell="sigmoid_focal_loss",
+        replace=[("(targets - p).abs() ** gamma", "(1 - p) ** gamma")],
+        loses=["test_sigmoid_focal_loss"],
+    ),
+    dict(
+        name="focal_alpha_for_both_classes_alike",
+        notebook="detectors.ipynb",
+        cell="sigmoid_focal_loss",
+        replace=[("alpha_t = alpha * targets + (1 - alpha) * (1 - targets)", "alpha_t = alpha")],
+        loses=["test_sigmoid_focal_loss"],
+    ),
+    dict(
+        name="focal_alpha_on_the_background",  # alpha and 1 - alpha swapped
+        notebook="detectors.ipynb",
+        cell="sigmoid_focal_loss",
+        replace=[
+            (
+                "alpha_t = alpha * targets + (1 - alpha) * (1 - targets)",
+                "alpha_t = (1 - alpha) * targets + alpha * (1 - targets)",
+            )
+        ],
+        loses=["test_sigmoid_focal_loss"],
+    ),
+    dict(
+        name="focal_log_of_sigmoid_overflows",  # log(1 - sigmoid(60)) = log(0)
+        notebook="detectors.ipynb",
+        cell="sigmoid_focal_loss",
+        replace=[
+            (
+                "bce = -(targets * F.logsigmoid(logits) + (1 - targets) * F.logsigmoid(-logits))",
+                "bce = -(targets * torch.log(p) + (1 - targets) * torch.log(1 - p))",
+            )
+        ],
+        loses=["test_sigmoid_focal_loss"],
+    ),
+    dict(
+        name="focal_loss_averaged",  # a mean instead of the elementwise loss
+        notebook="detectors.ipynb",
+        cell="sigmoid_focal_loss",
+        replace=[("        loss = alpha_t * loss\n", "        loss = (alpha_t * loss).mean()\n")],
+        loses=["test_sigmoid_focal_loss"],
+    ),
 ]
