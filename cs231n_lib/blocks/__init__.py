@@ -20,6 +20,8 @@ Imported as modules, since several name their functions alike (detect, train_...
   objectness, GIoU loss, detect, train_detector) (10_detection)
 - two_stage: the Faster R-CNN idea (RPN, proposals, RoI head, detect, train_two_stage)
 - instances: a mask head on RoI Align features and a promptable segmenter (11_segmentation)
+- model_cache: load_or_train, the read-first, locked, atomic cache in config.data_dir() of
+  the models the package trains once (caption_features; 12's sample scorer)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.

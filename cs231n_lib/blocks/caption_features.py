@@ -15,18 +15,15 @@ feature. The features never see the generator's labels, only pixels.
 feature_extractor(seed) trains once (on the CPU, seeded, with at most two threads, so
 the weights do not depend on the machine's GPU) and caches the weights in
 config.data_dir() under a name with the data and model versions, the budget and the seed;
-the file is written atomically and, where the system allows, under a lock, so notebooks
-started together train it once. Without a writable data directory it trains in memory,
+blocks.model_cache reads a cached file before writing anything (a read-only data directory
+that holds it loads it), and writes it atomically under a lock, so notebooks started
+together train it once. Without a cache and a writable directory it trains in memory,
 once per process. Two budgets: "full" (what a student runs) and "fast" (fast mode:
 seconds, weaker features).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cs231n_lib import config
+from cs231n_lib.blocks import model_cache
 from cs231n_lib.data import captions as caption_data
 
 MODEL_VERSION = 2  # bump on any change of the network or its training (2: fast budget)
@@ -131,16 +129,6 @@ def slot_accuracy(model: CaptionFeatureCNN, X: np.ndarray, captions: np.ndarray)
     return result
 
 
-@contextlib.contextmanager
-def _threads(count: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_feature_extractor(
     X: np.ndarray,
     captions: np.ndarray,
@@ -158,7 +146,10 @@ def train_feature_extractor(
 
     X = torch.as_tensor(_nchw(X))
     targets = torch.as_tensor(feature_targets(captions))
-    with torch.random.fork_rng(devices=[]), _threads(min(THREADS, torch.get_num_threads())):
+    with (
+        torch.random.fork_rng(devices=[]),
+        model_cache.threads(min(THREADS, torch.get_num_threads())),
+    ):
         torch.manual_seed(seed)
         model = CaptionFeatureCNN()
         optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
@@ -217,29 +208,8 @@ def _train(seed: int, budget: str) -> CaptionFeatureCNN:
     )
 
 
-def _load(path: Path) -> CaptionFeatureCNN | None:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model = CaptionFeatureCNN()
-        model.load_state_dict(state)
-        return model.eval()
-    except (OSError, RuntimeError, ValueError, EOFError, KeyError, pickle.UnpicklingError):
-        return None  # missing or damaged: train again
-
-
 def _load_or_train(path: Path, seed: int, budget: str) -> CaptionFeatureCNN:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(path.with_suffix(".lock"), "a")  # held while this process trains
-    except OSError:  # not writable: train for this process only
-        return _train(seed, budget)
-    with lock:
-        _hold(lock)
-        model = _load(path)
-        if model is None:
-            model = _train(seed, budget)
-            _save(model, path)
-    return model
+    return model_cache.load_or_train(path, CaptionFeatureCNN, lambda: _train(seed, budget))
 
 
 def warm_cache(seed: int = 0, budget: str = "fast") -> bool:
@@ -248,29 +218,6 @@ def warm_cache(seed: int = 0, budget: str = "fast") -> bool:
     find them. Returns True if the cache file exists afterwards."""
     feature_extractor(seed, budget)
     return cache_path(seed, budget).is_file()
-
-
-def _hold(lock) -> None:
-    """Wait for the exclusive lock on the open file `lock` (released when it closes), so
-    that processes started together train once; without fcntl (Windows), go on."""
-    try:
-        import fcntl
-    except ImportError:
-        return
-    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-
-
-def _save(model: nn.Module, path: Path) -> None:
-    """Write the state dict to a temporary file next to `path`, then rename it: a reader
-    sees either no file or a whole one."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(model.state_dict(), file)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
 
 
 def _nchw(X: np.ndarray) -> np.ndarray:
