@@ -22,6 +22,8 @@ Imported as modules, since several name their functions alike (detect, train_...
 - instances: a mask head on RoI Align features and a promptable segmenter (11_segmentation)
 - model_cache: load_or_train, the read-first, locked, atomic cache in config.data_dir() of
   the models the package trains once (caption_features; 12's sample scorer)
+- sample_scorer: the digits classifier that scores generated samples (class coverage,
+  confidence, a Frechet distance in its features to the test digits) (12_generative)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.

@@ -238,13 +238,20 @@ def warm_data_caches(notebooks: dict[str, bytes]) -> None:
     """Fill the data directory's caches that the released `notebooks` (name -> bytes) use
     in fast mode, before any submission runs: a sandboxed kernel sees that directory
     read-only, so without this every submission would train them again, in memory.
-    08's caption features: the fast weights for seed 0 (the notebooks' SEED)."""
+    08's caption features: the fast weights for seed 0 (the notebooks' SEED); 12's sample
+    scorer for seed 0."""
     if any(b"caption_features" in source for source in notebooks.values()):
         from cs231n_lib.blocks.caption_features import cache_path, warm_cache
 
         if not cache_path(0, "fast").is_file():
             print("training 08's fast caption features (once per machine) ...", file=sys.stderr)
         warm_cache(seed=0, budget="fast")
+    if any(b"sample_scorer" in source for source in notebooks.values()):
+        from cs231n_lib.blocks import sample_scorer
+
+        if not sample_scorer.cache_path(0).is_file():
+            print("training 12's sample scorer (once per machine) ...", file=sys.stderr)
+        sample_scorer.warm_cache(0)
 
 
 def _start_pool(jobs: int) -> ProcessPoolExecutor:

@@ -15,6 +15,7 @@ backward(dout, cache) -> gradients), one module per family:
   RoI pooling and RoI Align (10_detection)
 - segmentation: per-pixel cross-entropy, nearest and bilinear upsampling, max unpooling,
   transposed convolution, the bilinear kernel (11_segmentation)
+- masked_conv: PixelCNN's causal masks A and B, masked convolution (12_generative)
 
 `from cs231n_lib.layers import affine_forward` works for every layer function.
 """
@@ -81,6 +82,12 @@ from cs231n_lib.layers.core import (
 )
 from cs231n_lib.layers.dropout import dropout_backward, dropout_forward
 from cs231n_lib.layers.initializers import he, init_weights, small_random, xavier
+from cs231n_lib.layers.masked_conv import (
+    MASK_TYPES,
+    masked_conv_backward,
+    masked_conv_forward,
+    pixelcnn_mask,
+)
 from cs231n_lib.layers.normalization import (
     batchnorm_backward,
     batchnorm_backward_alt,
@@ -125,6 +132,10 @@ from cs231n_lib.layers.segmentation import (
 )
 
 __all__ = [
+    "MASK_TYPES",
+    "masked_conv_backward",
+    "masked_conv_forward",
+    "pixelcnn_mask",
     "bilinear_kernel",
     "bilinear_upsampling_param",
     "conv_transpose_backward",

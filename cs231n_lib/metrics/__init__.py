@@ -22,6 +22,12 @@ from cs231n_lib.metrics.detection import (
     evaluate_detections,
     match_detections,
 )
+from cs231n_lib.metrics.generative import (
+    class_coverage,
+    frechet_distance,
+    frechet_distance_gaussians,
+    mean_confidence,
+)
 from cs231n_lib.metrics.segmentation import (
     ConfusionMatrix,
     confusion_matrix,
@@ -42,14 +48,18 @@ __all__ = [
     "PRCurve",
     "average_precision",
     "brevity_penalty",
+    "class_coverage",
     "coco_map",
     "confusion_matrix",
     "corpus_bleu",
     "detection_pr",
     "evaluate_detections",
     "exact_match",
+    "frechet_distance",
+    "frechet_distance_gaussians",
     "mask_iou",
     "match_detections",
+    "mean_confidence",
     "mean_iou",
     "ngram_counts",
     "per_class_iou",

@@ -56,6 +56,9 @@ torch (autograd for the gradients), never by the course's numpy code:
   upsample_bilinear_forward and _backward by F.interpolate; max_pool_with_indices and
   max_unpool_forward / _backward by F.max_pool2d and F.max_unpool2d;
   conv_transpose_forward / _backward by F.conv_transpose2d (backwards by autograd)
+- masked_conv (12_generative): pixelcnn_mask(kernel_size, mask_type, in_channels,
+  out_channels) from raster indices; masked_conv_forward / _backward by F.conv2d with the
+  weights times the mask (backward by autograd)
 - any function of tensors: vjp(fn, inputs, dout, **kwargs) -> one gradient per input
 - the numpy layers' interface around a pair: cached(forward, backward) -> (forward with
   (out, cache), backward(dout, cache)), for tests that need a correct sibling layer
@@ -127,6 +130,11 @@ from cs231n_lib.reference.layers import (
     relu_forward,
 )
 from cs231n_lib.reference.losses import softmax_loss, svm_loss
+from cs231n_lib.reference.masked_conv import (
+    masked_conv_backward,
+    masked_conv_forward,
+    pixelcnn_mask,
+)
 from cs231n_lib.reference.norm import (
     batchnorm_backward,
     batchnorm_forward,
@@ -172,6 +180,9 @@ from cs231n_lib.reference.segmentation import (
 )
 
 __all__ = [
+    "masked_conv_backward",
+    "masked_conv_forward",
+    "pixelcnn_mask",
     "conv_transpose_backward",
     "conv_transpose_forward",
     "max_pool_with_indices",
