@@ -4,9 +4,6 @@ Training runs on a tiny budget here; the full budget's accuracy is measured, not
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -93,30 +90,6 @@ def test_an_unwritable_data_dir_trains_in_memory(monkeypatch, tmp_path):
     model = cf.feature_extractor(seed=2, budget="fast")
     assert isinstance(model, cf.CaptionFeatureCNN)
     assert cf.feature_extractor(seed=2, budget="fast") is model
-
-
-def test_concurrent_first_use_trains_once(tiny, monkeypatch):
-    calls = []
-    real = cf._train
-
-    def slow_train(seed, budget):
-        calls.append(seed)
-        time.sleep(0.3)  # long enough for the other caller to arrive
-        return real(seed, budget)
-
-    monkeypatch.setattr(cf, "_train", slow_train)
-    path = cf.cache_path(0, "fast")
-    results = []
-    threads = [
-        threading.Thread(target=lambda: results.append(cf._load_or_train(path, 0, "fast")))
-        for _ in range(2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(calls) == 1 and len(results) == 2
-    assert torch.equal(results[0].heads.weight, results[1].heads.weight)
 
 
 def test_features_have_the_documented_shape_in_any_layout(tiny):

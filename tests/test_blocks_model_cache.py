@@ -3,6 +3,9 @@ train once when nothing usable is cached, and never leave a half-written file.""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import torch
 from torch import nn
@@ -67,6 +70,31 @@ def test_unwritable_directory_trains_in_memory(tmp_path, monkeypatch):
     model = model_cache.load_or_train(tmp_path / "model.pt", make_model, train)
     assert calls == [4.0] and torch.all(model.weight == 4.0)
     assert not (tmp_path / "model.pt").exists()
+
+
+def test_concurrent_first_use_trains_once(tmp_path):
+    """Two notebooks started together (here: threads) train once; the second waits for the
+    lock and loads what the first saved."""
+    path = tmp_path / "model.pt"
+    train, calls = trained(6.0)
+
+    def slow_train():
+        time.sleep(0.3)  # long enough for the other caller to arrive
+        return train()
+
+    results = []
+    workers = [
+        threading.Thread(
+            target=lambda: results.append(model_cache.load_or_train(path, make_model, slow_train))
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(calls) == 1 and len(results) == 2
+    assert torch.equal(results[0].weight, results[1].weight)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a torch file", None])

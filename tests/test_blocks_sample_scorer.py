@@ -11,8 +11,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -146,30 +144,6 @@ def test_a_read_only_mount_loads_its_cache_or_trains_in_memory(tiny, tmp_path):
         timeout=120,
     )
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
-
-
-def test_concurrent_first_use_trains_once(tiny, monkeypatch):
-    calls = []
-    real = ss._train
-
-    def slow_train(seed):
-        calls.append(seed)
-        time.sleep(0.3)  # long enough for the other caller to arrive
-        return real(seed)
-
-    monkeypatch.setattr(ss, "_train", slow_train)
-    path = ss.cache_path(0)
-    results = []
-    threads = [
-        threading.Thread(target=lambda: results.append(ss._load_or_train(path, 0)))
-        for _ in range(2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(calls) == 1 and len(results) == 2
-    assert torch.equal(results[0].head.weight, results[1].head.weight)
 
 
 def test_scores_have_the_documented_shapes_in_any_layout(tiny, split):
