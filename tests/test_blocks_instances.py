@@ -263,3 +263,84 @@ def test_promptable_prior_bias_starts_near_the_object_share():
         else:
             assert history["prior_share"] is None
     assert first[True] < 0.4 < 0.5 < first[False], first
+
+
+def test_crop_windows_centre_the_point_and_stay_inside():
+    points = np.array([[0.5, 0.5], [47.3, 50.9], [95.5, 10.0], [40.0, 95.99]])
+    corners = inst.crop_windows(points, (96, 96), 64)
+    assert corners.dtype == np.int64 and corners.shape == (4, 2)
+    np.testing.assert_array_equal(corners, [[0, 0], [15, 18], [32, 0], [8, 32]])
+    cols, rows = np.floor(points).astype(int).T
+    assert ((corners[:, 0] <= cols) & (cols < corners[:, 0] + 64)).all()
+    assert ((corners[:, 1] <= rows) & (rows < corners[:, 1] + 64)).all()
+    with pytest.raises(ValueError, match="does not fit"):
+        inst.crop_windows(points, (32, 96), 64)
+
+
+def test_crop_takes_each_window_of_images_and_maps():
+    rng = np.random.default_rng(0)
+    images = torch.as_tensor(rng.random((3, 2, 10, 12)))
+    maps = rng.integers(0, 4, size=(3, 10, 12))
+    corners = np.array([[0, 0], [8, 2], [3, 6]])
+    crops, map_crops = inst._crop(images, corners, 4), inst._crop(maps, corners, 4)
+    assert crops.shape == (3, 2, 4, 4) and map_crops.shape == (3, 4, 4)
+    for k, (x0, y0) in enumerate(corners):
+        torch.testing.assert_close(crops[k], images[k, :, y0 : y0 + 4, x0 : x0 + 4])
+        np.testing.assert_array_equal(map_crops[k], maps[k, y0 : y0 + 4, x0 : x0 + 4])
+
+
+def test_windowed_prediction_runs_the_model_on_the_window_only():
+    X, _, _, _ = _scenes(2)
+    torch.manual_seed(0)
+    seg = inst.PromptableSegmenter(widths=(4, 8), window=16)
+    points = np.array([[3.0, 30.0], [20.0, 10.0]])
+    boxes = np.array([[1.0, 25.0, 9.0, 32.0], [np.nan] * 4])
+    logits = inst.predict_prompted(seg, X, points, boxes)
+    corners = inst.crop_windows(points, (32, 32), 16)
+    for k, (x0, y0) in enumerate(corners):
+        window = torch.as_tensor(X[k : k + 1, :, y0 : y0 + 16, x0 : x0 + 16])
+        box = boxes[k : k + 1] - np.tile(corners[k], 2)
+        prompts = torch.as_tensor(
+            inst.prompt_maps(points[k : k + 1] - corners[k], (16, 16), 2.0, box)
+        )
+        with torch.no_grad():
+            expected = seg.eval()(window, prompts)[0].numpy()
+        np.testing.assert_allclose(logits[k, y0 : y0 + 16, x0 : x0 + 16], expected, atol=1e-5)
+        outside = np.ones((32, 32), dtype=bool)
+        outside[y0 : y0 + 16, x0 : x0 + 16] = False
+        assert (logits[k][outside] == inst.OUTSIDE_LOGIT).all()
+    with pytest.raises(ValueError, match="multiple of 2"):
+        inst.PromptableSegmenter(widths=(4, 8), window=15)
+
+
+def test_windowed_training_is_deterministic_and_overfits():
+    X, _, _, instances = _scenes()
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = inst.PromptableSegmenter(widths=(8, 16), window=16)
+        runs.append(
+            inst.train_promptable(
+                model,
+                X,
+                instances,
+                num_steps=40,
+                batch_size=8,
+                learning_rate=1e-2,
+                warmup_steps=1,
+                progress=False,
+            )
+        )
+    assert runs[0]["loss"] == runs[1]["loss"]
+    loss = runs[0]["loss"]
+    assert np.mean(loss[-5:]) < 0.75 * np.mean(loss[:5]), loss
+    # the prior is the share of a window, not of the image: (32 / 16)^2 = 4 times larger
+    whole = inst.train_promptable(
+        inst.PromptableSegmenter(widths=(8, 16)),
+        X,
+        instances,
+        num_steps=1,
+        batch_size=8,
+        progress=False,
+    )
+    assert runs[0]["prior_share"] == pytest.approx(4 * whole["prior_share"], rel=0.05)
