@@ -120,6 +120,35 @@ BUGS = [
         ],
         loses=["test_mean_iou"],
     ),
+    dict(
+        name="unet_skips_start_at_the_bottom",  # the first skip is the bottom map itself
+        notebook="semantic.ipynb",
+        cell="unet_decode",
+        replace=[("skips = features[-2::-1]", "skips = features[::-1]")],
+        loses=["test_unet_decode"],
+    ),
+    dict(
+        name="unet_skips_resized_to_the_decoder_scale",  # finest first, resized to fit
+        notebook="semantic.ipynb",
+        cell="unet_decode",
+        replace=[
+            ("skips = features[-2::-1]", "skips = features[:-1]"),
+            (
+                "y = block(torch.cat([skip, upsampled], dim=1))",
+                "skip = torch.nn.functional.avg_pool2d(skip, skip.shape[-1] // upsampled.shape[-1])"
+                " if skip.shape[-1] > upsampled.shape[-1] else skip\n"
+                "        y = block(torch.cat([skip, upsampled], dim=1))",
+            ),
+        ],
+        loses=["test_unet_decode"],
+    ),
+    dict(
+        name="unet_concatenates_the_upsampled_map_first",
+        notebook="semantic.ipynb",
+        cell="unet_decode",
+        replace=[("torch.cat([skip, upsampled], dim=1)", "torch.cat([upsampled, skip], dim=1)")],
+        loses=["test_unet_decode"],
+    ),
 ]
 
 # instances.ipynb
