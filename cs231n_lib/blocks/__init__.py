@@ -24,6 +24,10 @@ Imported as modules, since several name their functions alike (detect, train_...
   the models the package trains once (caption_features; 12's sample scorer)
 - sample_scorer: the digits classifier that scores generated samples (class coverage,
   confidence, a Frechet distance in its features to the test digits) (12_generative)
+- pixelcnn: MaskedConv2d, PixelCNN (masks from a mask_fn), train_pixelcnn (early stopping),
+  bits_per_dim, sample (pixel by pixel; completion), binarize (12_generative)
+- vae: VAE (MLP; conditional with num_classes), train_vae, evaluate_vae, importance_nll,
+  latent_means, decode_latents, generate, sample_gaussian, negative_elbo (12_generative)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.

@@ -103,6 +103,10 @@ EQUIVALENTS: dict[str, tuple[str, ...]] = {
     "PositionalEncoding": ("sinusoids",),
     # 11 semantic: blocks.segmentation's torch initializer is the same bilinear kernel.
     "bilinear_kernel": ("bilinear_weights",),
+    # 12 vae: blocks.vae's reparameterized draw and negative ELBO (the defaults of train_vae
+    # and evaluate_vae for later notebooks; vae.ipynb passes the student's own).
+    "reparametrize": ("sample_gaussian",),
+    "loss_function": ("negative_elbo",),
 }
 
 # Decorators a stub keeps: they make a method what it is (others may run withheld code).
