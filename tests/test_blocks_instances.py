@@ -202,13 +202,13 @@ def test_mask_training_is_deterministic_and_overfits():
     assert np.mean(loss[-5:]) < 0.5 * np.mean(loss[:5]), loss
 
 
-@pytest.mark.parametrize("dice_weight", [0.0, 1.0])
-def test_promptable_training_is_deterministic_and_overfits(dice_weight):
+def _train_promptable_twice(window=None, dice_weight=1.0):
+    """Two 40-step runs of one small promptable model from the same seed."""
     X, _, _, instances = _scenes()
     runs = []
     for _ in range(2):
         torch.manual_seed(0)
-        model = inst.PromptableSegmenter(widths=(8, 16))
+        model = inst.PromptableSegmenter(widths=(8, 16), window=window)
         runs.append(
             inst.train_promptable(
                 model,
@@ -222,6 +222,12 @@ def test_promptable_training_is_deterministic_and_overfits(dice_weight):
                 progress=False,
             )
         )
+    return runs
+
+
+@pytest.mark.parametrize("dice_weight", [0.0, 1.0])
+def test_promptable_training_is_deterministic_and_overfits(dice_weight):
+    runs = _train_promptable_twice(dice_weight=dice_weight)
     assert runs[0]["loss"] == runs[1]["loss"]
     loss = runs[0]["loss"]
     share = 0.5 if dice_weight == 0 else 0.75  # the Dice term falls more slowly at first
@@ -315,22 +321,7 @@ def test_windowed_prediction_runs_the_model_on_the_window_only():
 
 def test_windowed_training_is_deterministic_and_overfits():
     X, _, _, instances = _scenes()
-    runs = []
-    for _ in range(2):
-        torch.manual_seed(0)
-        model = inst.PromptableSegmenter(widths=(8, 16), window=16)
-        runs.append(
-            inst.train_promptable(
-                model,
-                X,
-                instances,
-                num_steps=40,
-                batch_size=8,
-                learning_rate=1e-2,
-                warmup_steps=1,
-                progress=False,
-            )
-        )
+    runs = _train_promptable_twice(window=16)
     assert runs[0]["loss"] == runs[1]["loss"]
     loss = runs[0]["loss"]
     assert np.mean(loss[-5:]) < 0.75 * np.mean(loss[:5]), loss

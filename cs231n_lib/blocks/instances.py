@@ -386,6 +386,19 @@ def _crop(arrays, corners: np.ndarray, size: int):
     return arrays[n, rows[:, :, None], cols[:, None, :]]
 
 
+def _prompted_inputs(window: int | None, images: torch.Tensor, points, boxes, sigma: float):
+    """What the model reads for N prompts: (images (N, 3, h, w), prompt maps (N, 2, h, w)
+    tensor, corners (N, 2) of the windows or None). Without a window h, w = H, W; with one,
+    images, points and boxes are cropped / shifted to each prompt's window (crop_windows)."""
+    H, W = images.shape[2:]
+    if window is None:
+        return images, torch.as_tensor(prompt_maps(points, (H, W), sigma, boxes)), None
+    corners = crop_windows(points, (H, W), window)
+    shifted = None if boxes is None else boxes - np.tile(corners, 2)
+    prompts = prompt_maps(points - corners, (window, window), sigma, shifted)
+    return _crop(images, corners, window), torch.as_tensor(prompts), corners
+
+
 def prompt_maps(
     points: np.ndarray, image_size: tuple[int, int], sigma: float = 2.0, boxes=None
 ) -> np.ndarray:
@@ -569,16 +582,9 @@ def train_promptable(
         masks = instances[index] == ids[:, None, None]  # (B, H, W)
         boxes = jitter_boxes(_instance_boxes(masks), rng, box_jitter, W)
         boxes[rng.random(batch_size) >= box_rate] = np.nan
-        images, size = X[index], (H, W)
-        if model.window is not None:
-            corners = crop_windows(points, (H, W), model.window)
-            images, masks = (
-                _crop(images, corners, model.window),
-                _crop(masks, corners, model.window),
-            )
-            points, boxes = points - corners, boxes - np.tile(corners, 2)
-            size = (model.window, model.window)
-        prompts = torch.as_tensor(prompt_maps(points, size, sigma, boxes))
+        images, prompts, corners = _prompted_inputs(model.window, X[index], points, boxes, sigma)
+        if corners is not None:
+            masks = _crop(masks, corners, model.window)
         batch = torch.cat([images, prompts], 1).to(device)
         batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -630,12 +636,9 @@ def predict_prompted(
         for start in range(0, len(X), batch_size):
             stop = min(start + batch_size, len(X))
             b = None if boxes is None else np.asarray(boxes, np.float32)[start:stop]
-            p, images, size = points[start:stop], X[start:stop], (H, W)
-            if S is not None:
-                corners = crop_windows(p, (H, W), S)
-                images, p, size = _crop(images, corners, S), p - corners, (S, S)
-                b = None if b is None else b - np.tile(corners, 2)
-            prompts = torch.as_tensor(prompt_maps(p, size, sigma, b))
+            images, prompts, corners = _prompted_inputs(
+                S, X[start:stop], points[start:stop], b, sigma
+            )
             logits = model(images.to(device), prompts.to(device)).float().cpu().numpy()
             if S is None:
                 out[start:stop] = logits
