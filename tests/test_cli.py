@@ -143,7 +143,6 @@ def test_data_list_and_unknown(capsys):
     assert "unknown data set 'imagenet'" in capsys.readouterr().err
 
 
-
 def test_data_download_of_an_offline_data_set_downloads_nothing(capsys, monkeypatch):
     from cs231n_lib.data import cifar10
 
