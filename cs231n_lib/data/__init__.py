@@ -8,7 +8,8 @@ returning X_train, y_train, X_val, y_val, X_test, y_test: X floats in [0, 1] in 
 `layout` of `cs231n_lib.data.layout` ("flat", "nhwc" or "nchw"), y int64 labels that
 index CLASSES (captions: y holds captions (N, L) of word indices, CLASSES is the
 vocabulary, and the dict adds word_to_idx and idx_to_word; sequences: X and y are token
-ids in the one layout "tokens"). A module may take more
+ids in the one layout "tokens"; points: X holds coordinates in [-1, 1], (N, P, 3) in
+the layout "points" or occupancy grids (N, R, R, R) in "voxels"). A module may take more
 keyword arguments after these (digits: upsample; cifar10: data_dir). A notebook's setup
 loads its data in one line:
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from cs231n_lib.data import captions, cifar10, cluttered_digits, digits, sequences, shapes
+from cs231n_lib.data import captions, cifar10, cluttered_digits, digits, points, sequences, shapes
 
 REGISTRY: dict[str, ModuleType] = {
     "digits": digits,
@@ -27,6 +28,7 @@ REGISTRY: dict[str, ModuleType] = {
     "captions": captions,
     "sequences": sequences,
     "shapes": shapes,
+    "points": points,
     "cifar10": cifar10,
 }
 DATASETS = {name: module.DESCRIPTION for name, module in REGISTRY.items()}
