@@ -28,6 +28,13 @@ Imported as modules, since several name their functions alike (detect, train_...
   bits_per_dim, sample (pixel by pixel; completion), binarize (12_generative)
 - vae: VAE (MLP; conditional with num_classes), train_vae, evaluate_vae, importance_nll,
   latent_means, decode_latents, generate, sample_gaussian, negative_elbo (12_generative)
+- toy2d: ring_centers, ring_of_gaussians, mode_coverage (the 2-D toy of gan and diffusion)
+- gan: MLP and DCGAN generators and discriminators, train_gan (with the student's losses, k
+  discriminator steps per generator step, snapshots), generate, to_unit, tile,
+  decision_surface (12_generative)
+- diffusion: linear, cosine and sigmoid beta schedules, make_schedule, PointDenoiser,
+  DigitUNet (time and label embeddings, a null label), train_denoiser (EMA),
+  sample_ancestral (with the student's p_sample), ddim_sample (12_generative)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.

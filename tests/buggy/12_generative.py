@@ -167,4 +167,203 @@ BUGS = [
         replace=[("loss = (reconstruction + kl) / N", "loss = reconstruction + kl")],
         loses=["test_loss_function"],
     ),
+    # --- gan.ipynb (entries below this line, above the diffusion marker) ---
+    dict(
+        name="generator_saturating_when_non_saturating_asked",  # log(1 - D): no gradient at D ~ 0
+        notebook="gan.ipynb",
+        cell="generator_loss",
+        replace=[
+            (
+                "loss = bce_loss(logits_fake, torch.ones_like(logits_fake))",
+                "loss = -bce_loss(logits_fake, torch.zeros_like(logits_fake))",
+            )
+        ],
+        loses=["test_generator_loss"],
+    ),
+    dict(
+        name="discriminator_loss_labels_swapped",  # real data against 0, fakes against 1
+        notebook="gan.ipynb",
+        cell="discriminator_loss",
+        replace=[
+            (
+                "real_term = bce_loss(logits_real, torch.ones_like(logits_real))",
+                "real_term = bce_loss(logits_real, torch.zeros_like(logits_real))",
+            ),
+            (
+                "fake_term = bce_loss(logits_fake, torch.zeros_like(logits_fake))",
+                "fake_term = bce_loss(logits_fake, torch.ones_like(logits_fake))",
+            ),
+        ],
+        loses=["test_discriminator_loss"],
+    ),
+    dict(
+        name="discriminator_loss_one_mean_over_both_batches",  # half the loss at equal sizes
+        notebook="gan.ipynb",
+        cell="discriminator_loss",
+        replace=[
+            (
+                "loss = real_term + fake_term",
+                "loss = bce_loss(torch.cat([logits_real, logits_fake]), torch.cat("
+                "[torch.ones_like(logits_real), torch.zeros_like(logits_fake)]))",
+            )
+        ],
+        loses=["test_discriminator_loss"],
+    ),
+    dict(
+        name="bce_on_probabilities_applied_to_logits",  # log of a logit: nan for s < 0
+        notebook="gan.ipynb",
+        cell="bce_loss",
+        replace=[
+            (
+                "loss = input.clamp(min=0) - input * target + torch.log1p(torch.exp(-input.abs()))",
+                "loss = -(target * torch.log(input) + (1 - target) * torch.log(1 - input))",
+            )
+        ],
+        loses=[
+            "test_bce_loss",
+            "test_discriminator_loss",
+            "test_generator_loss",
+            "test_saturating_generator_loss",
+        ],
+    ),
+    dict(
+        name="bce_through_sigmoid_overflows",  # log(1 - sigmoid(100)) = log(0)
+        notebook="gan.ipynb",
+        cell="bce_loss",
+        replace=[
+            (
+                "loss = input.clamp(min=0) - input * target + torch.log1p(torch.exp(-input.abs()))",
+                "loss = -(target * torch.log(torch.sigmoid(input))"
+                " + (1 - target) * torch.log(1 - torch.sigmoid(input)))",
+            )
+        ],
+        loses=[
+            "test_bce_loss",
+            "test_discriminator_loss",
+            "test_generator_loss",
+            "test_saturating_generator_loss",
+        ],
+    ),
+    dict(
+        name="saturating_generator_loss_wrong_sign",  # BCE(fake, 0): the discriminator's term
+        notebook="gan.ipynb",
+        cell="saturating_generator_loss",
+        replace=[
+            (
+                "loss = -bce_loss(logits_fake, torch.zeros_like(logits_fake))",
+                "loss = bce_loss(logits_fake, torch.zeros_like(logits_fake))",
+            )
+        ],
+        loses=["test_saturating_generator_loss"],
+    ),
+    dict(
+        name="ls_discriminator_loss_summed_not_averaged",
+        notebook="gan.ipynb",
+        cell="ls_losses",
+        replace=[
+            (
+                "loss = 0.5 * torch.mean((scores_real - 1) ** 2)"
+                " + 0.5 * torch.mean(scores_fake**2)",
+                "loss = 0.5 * torch.sum((scores_real - 1) ** 2) + 0.5 * torch.sum(scores_fake**2)",
+            )
+        ],
+        loses=["test_ls_discriminator_loss"],
+    ),
+    dict(
+        name="ls_generator_loss_target_zero",  # the discriminator's target for fakes
+        notebook="gan.ipynb",
+        cell="ls_losses",
+        replace=[
+            (
+                "loss = 0.5 * torch.mean((scores_fake - 1) ** 2)",
+                "loss = 0.5 * torch.mean(scores_fake**2)",
+            )
+        ],
+        loses=["test_ls_generator_loss"],
+    ),
+    # --- diffusion.ipynb (entries below this line) ---
+    # q_sample's bugs also lose the loss's cell: noise_prediction_loss noises with q_sample.
+    dict(
+        name="q_sample_with_alpha_t_not_alphabar_t",  # one step's signal, not the product
+        notebook="diffusion.ipynb",
+        cell="q_sample",
+        replace=[
+            (
+                'alphabar = schedule["alphas_cumprod"][t]  # (N,)',
+                'alphabar = schedule["alphas"][t]  # (N,)',
+            )
+        ],
+        loses=["test_q_sample", "test_noise_prediction_loss"],
+    ),
+    dict(
+        name="q_sample_without_square_roots",  # weights alphabar and 1 - alphabar: variance < 1
+        notebook="diffusion.ipynb",
+        cell="q_sample",
+        replace=[
+            (
+                "x_t = torch.sqrt(alphabar) * x_start + torch.sqrt(1.0 - alphabar) * noise",
+                "x_t = alphabar * x_start + (1.0 - alphabar) * noise",
+            )
+        ],
+        loses=["test_q_sample", "test_noise_prediction_loss"],
+    ),
+    dict(
+        name="q_sample_step_off_by_one",  # steps counted from 1: t = 0 reads the last entry
+        notebook="diffusion.ipynb",
+        cell="q_sample",
+        replace=[
+            ('schedule["alphas_cumprod"][t]  # (N,)', 'schedule["alphas_cumprod"][t - 1]  # (N,)')
+        ],
+        loses=["test_q_sample", "test_noise_prediction_loss"],
+    ),
+    dict(
+        name="loss_against_x_start_not_the_noise",
+        notebook="diffusion.ipynb",
+        cell="noise_prediction_loss",
+        replace=[("loss = F.mse_loss(predicted, noise)", "loss = F.mse_loss(predicted, x_start)")],
+        loses=["test_noise_prediction_loss"],
+    ),
+    dict(
+        name="p_sample_previous_alphabar_off_by_one",  # alphabar_t for alphabar_(t-1): beta_t
+        notebook="diffusion.ipynb",
+        cell="p_sample",
+        replace=[
+            (
+                'alphabar_prev = schedule["alphas_cumprod"][t - 1]',
+                'alphabar_prev = schedule["alphas_cumprod"][t]',
+            )
+        ],
+        loses=["test_p_sample"],
+    ),
+    dict(
+        name="p_sample_adds_noise_at_the_last_step",  # and reads alphabar_(-1) as the last one
+        notebook="diffusion.ipynb",
+        cell="p_sample",
+        replace=[("    if t == 0:\n        return mean\n", "")],
+        loses=["test_p_sample"],
+    ),
+    dict(
+        name="guidance_with_cond_and_uncond_swapped",  # pushes away from the label
+        notebook="diffusion.ipynb",
+        cell="guided_eps",
+        replace=[
+            (
+                "eps = (1.0 + guidance_scale) * eps_cond - guidance_scale * eps_uncond",
+                "eps = (1.0 + guidance_scale) * eps_uncond - guidance_scale * eps_cond",
+            )
+        ],
+        loses=["test_guided_eps"],
+    ),
+    dict(
+        name="guidance_scale_read_as_s_not_w",  # eps_u + w (eps_c - eps_u): w = 0 unconditional
+        notebook="diffusion.ipynb",
+        cell="guided_eps",
+        replace=[
+            (
+                "eps = (1.0 + guidance_scale) * eps_cond - guidance_scale * eps_uncond",
+                "eps = eps_uncond + guidance_scale * (eps_cond - eps_uncond)",
+            )
+        ],
+        loses=["test_guided_eps"],
+    ),
 ]
