@@ -1,4 +1,5 @@
-"""Pictures: image grids, training curves and mean/std plots (matplotlib)."""
+"""Pictures: image grids, training curves, mean/std plots, point clouds and voxel grids
+(matplotlib)."""
 
 from __future__ import annotations
 
@@ -223,5 +224,83 @@ def training_curves(runs, title: str | None = None, smooth: int = 1, log_loss: b
         axes[0, 1].legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def point_clouds(
+    clouds: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    colors: Sequence | None = None,
+    ncols: int = 4,
+    size: float = 2.6,
+    point_size: float = 2.0,
+    limit: float = 1.0,
+):
+    """Draw each cloud (P, 3) in its own 3-D axes, all on the cube [-limit, limit]^3.
+
+    colors: None (one colour), or one entry per cloud: None, a colour name, a (P,) array of
+    values (coloured by viridis) or a (P,) sequence of colour names. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    clouds = [np.asarray(cloud, dtype=float) for cloud in clouds]
+    if not clouds:
+        raise ValueError("point_clouds got no clouds")
+    for k, cloud in enumerate(clouds):
+        if cloud.ndim != 2 or cloud.shape[1] != 3:
+            raise ValueError(f"cloud {k} must be (P, 3) points, got shape {cloud.shape}")
+    for name, given in (("titles", titles), ("colors", colors)):
+        if given is not None and len(given) != len(clouds):
+            raise ValueError(f"got {len(given)} {name} for {len(clouds)} clouds")
+    if ncols < 1:
+        raise ValueError(f"ncols must be at least 1, got {ncols}")
+    ncols = min(ncols, len(clouds))
+    nrows = -(-len(clouds) // ncols)
+    fig = plt.figure(figsize=(size * ncols, size * nrows))
+    for k, cloud in enumerate(clouds):
+        ax = fig.add_subplot(nrows, ncols, k + 1, projection="3d")
+        color = "tab:blue" if colors is None or colors[k] is None else colors[k]
+        ax.scatter(*cloud.T, s=point_size, c=color, depthshade=False)
+        ax.set(xlim=(-limit, limit), ylim=(-limit, limit), zlim=(-limit, limit))
+        ax.set(xticks=[], yticks=[], zticks=[])
+        ax.set_box_aspect((1, 1, 1))
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def voxel_grids(
+    grids: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    ncols: int = 4,
+    size: float = 2.6,
+    color: str = "tab:blue",
+):
+    """Draw each occupancy grid (R, R, R) (nonzero = occupied) as cubes in its own 3-D axes,
+    axis i of the grid along x, y, z in turn. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    grids = [np.asarray(grid) for grid in grids]
+    if not grids:
+        raise ValueError("voxel_grids got no grids")
+    for k, grid in enumerate(grids):
+        if grid.ndim != 3:
+            raise ValueError(f"grid {k} must be (R, R, R), got shape {grid.shape}")
+    if titles is not None and len(titles) != len(grids):
+        raise ValueError(f"got {len(titles)} titles for {len(grids)} grids")
+    if ncols < 1:
+        raise ValueError(f"ncols must be at least 1, got {ncols}")
+    ncols = min(ncols, len(grids))
+    nrows = -(-len(grids) // ncols)
+    fig = plt.figure(figsize=(size * ncols, size * nrows))
+    for k, grid in enumerate(grids):
+        ax = fig.add_subplot(nrows, ncols, k + 1, projection="3d")
+        ax.voxels(grid != 0, facecolors=color, edgecolor="k", linewidth=0.1)
+        ax.set(xticks=[], yticks=[], zticks=[])
+        ax.set_box_aspect((1, 1, 1))
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=9)
     fig.tight_layout()
     return fig

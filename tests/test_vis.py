@@ -11,8 +11,10 @@ import pytest  # noqa: E402
 from cs231n_lib.vis import (  # noqa: E402
     image_grid,
     plot_mean_std,
+    point_clouds,
     to_displayable,
     training_curves,
+    voxel_grids,
 )
 
 
@@ -208,3 +210,41 @@ def test_training_curves_losses_only_and_bad_input():
         training_curves({"a": {"accuracy": [1]}})
     with pytest.raises(ValueError, match="smooth"):
         training_curves([1.0, 2.0], smooth=0)
+
+
+# --- point_clouds and voxel_grids --------------------------------------------------------
+
+
+def test_point_clouds_one_3d_axes_per_cloud_with_its_points(rng):
+    clouds = [rng.normal(size=(50, 3)), rng.normal(size=(20, 3)), rng.normal(size=(5, 3))]
+    fig = point_clouds(
+        clouds, titles=["a", "b", "c"], colors=[None, "red", np.arange(5.0)], ncols=2
+    )
+    assert len(fig.axes) == 3
+    assert all(ax.name == "3d" for ax in fig.axes)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
+    for ax, cloud in zip(fig.axes, clouds, strict=True):
+        xs, ys, zs = ax.collections[0]._offsets3d
+        np.testing.assert_allclose(np.c_[xs, ys, zs], cloud)
+        assert ax.get_xlim() == (-1.0, 1.0)
+
+
+def test_point_clouds_bad_arguments(rng):
+    with pytest.raises(ValueError, match="no clouds"):
+        point_clouds([])
+    with pytest.raises(ValueError, match=r"\(P, 3\)"):
+        point_clouds([rng.normal(size=(10, 2))])
+    with pytest.raises(ValueError, match="2 titles for 1 clouds"):
+        point_clouds([rng.normal(size=(10, 3))], titles=["a", "b"])
+
+
+def test_voxel_grids_draws_the_occupied_voxels(rng):
+    grid = np.zeros((4, 4, 4))
+    grid[1, 2, 3] = grid[0, 0, 0] = 1
+    fig = voxel_grids([grid, np.ones((2, 2, 2))], titles=["two", "all"])
+    assert [ax.get_title() for ax in fig.axes] == ["two", "all"]
+    # ax.voxels returns one Poly3DCollection per occupied voxel
+    assert len(fig.axes[0].collections) == 2
+    assert len(fig.axes[1].collections) == 8
+    with pytest.raises(ValueError, match=r"\(R, R, R\)"):
+        voxel_grids([np.zeros((4, 4))])
