@@ -35,6 +35,13 @@ Imported as modules, since several name their functions alike (detect, train_...
 - diffusion: linear, cosine and sigmoid beta schedules, make_schedule, PointDenoiser,
   DigitUNet (time and label embeddings, a null label), train_denoiser (EMA),
   sample_ancestral (with the student's p_sample), ddim_sample (12_generative)
+- pointnet: PointNet (T-Net input transform, critical points), SetAbstraction and PointNet2
+  on precomputed sampling/grouping indices, voxelize, VoxelCNN (conv3d), random_rotations,
+  train_classifier (fixed steps, random rotations), predict_proba (votes) (13_3d_vision)
+- depth: render_scenes (shaded images and depth maps of data.points objects, a hidden unit per
+  scene), log_depth_targets, DepthCNN, train_depth and PoseNet/train_pose (with the student's
+  loss and rotation map), random_rotations_within, predict_log_depth, predict_codes,
+  abs_rel_after_scale, quaternion_to_matrix (13_3d_vision)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.
