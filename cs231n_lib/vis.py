@@ -228,6 +228,19 @@ def training_curves(runs, title: str | None = None, smooth: int = 1, log_loss: b
     return fig
 
 
+def _axes_3d(count: int, ncols: int, size: float):
+    """A figure of `count` 3-D axes, `ncols` a row, each size x size inches: (fig, axes)."""
+    import matplotlib.pyplot as plt
+
+    if ncols < 1:
+        raise ValueError(f"ncols must be at least 1, got {ncols}")
+    ncols = min(ncols, count)
+    nrows = -(-count // ncols)
+    fig = plt.figure(figsize=(size * ncols, size * nrows))
+    axes = [fig.add_subplot(nrows, ncols, k + 1, projection="3d") for k in range(count)]
+    return fig, axes
+
+
 def point_clouds(
     clouds: Sequence[np.ndarray],
     titles: Sequence[str] | None = None,
@@ -242,8 +255,6 @@ def point_clouds(
     colors: None (one colour), or one entry per cloud: None, a colour name, a (P,) array of
     values (coloured by viridis) or a (P,) sequence of colour names. Returns the Figure.
     """
-    import matplotlib.pyplot as plt
-
     clouds = [np.asarray(cloud, dtype=float) for cloud in clouds]
     if not clouds:
         raise ValueError("point_clouds got no clouds")
@@ -253,13 +264,8 @@ def point_clouds(
     for name, given in (("titles", titles), ("colors", colors)):
         if given is not None and len(given) != len(clouds):
             raise ValueError(f"got {len(given)} {name} for {len(clouds)} clouds")
-    if ncols < 1:
-        raise ValueError(f"ncols must be at least 1, got {ncols}")
-    ncols = min(ncols, len(clouds))
-    nrows = -(-len(clouds) // ncols)
-    fig = plt.figure(figsize=(size * ncols, size * nrows))
-    for k, cloud in enumerate(clouds):
-        ax = fig.add_subplot(nrows, ncols, k + 1, projection="3d")
+    fig, axes = _axes_3d(len(clouds), ncols, size)
+    for k, (ax, cloud) in enumerate(zip(axes, clouds, strict=True)):
         color = "tab:blue" if colors is None or colors[k] is None else colors[k]
         ax.scatter(*cloud.T, s=point_size, c=color, depthshade=False)
         ax.set(xlim=(-limit, limit), ylim=(-limit, limit), zlim=(-limit, limit))
@@ -280,8 +286,6 @@ def voxel_grids(
 ):
     """Draw each occupancy grid (R, R, R) (nonzero = occupied) as cubes in its own 3-D axes,
     axis i of the grid along x, y, z in turn. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
     grids = [np.asarray(grid) for grid in grids]
     if not grids:
         raise ValueError("voxel_grids got no grids")
@@ -290,13 +294,8 @@ def voxel_grids(
             raise ValueError(f"grid {k} must be (R, R, R), got shape {grid.shape}")
     if titles is not None and len(titles) != len(grids):
         raise ValueError(f"got {len(titles)} titles for {len(grids)} grids")
-    if ncols < 1:
-        raise ValueError(f"ncols must be at least 1, got {ncols}")
-    ncols = min(ncols, len(grids))
-    nrows = -(-len(grids) // ncols)
-    fig = plt.figure(figsize=(size * ncols, size * nrows))
-    for k, grid in enumerate(grids):
-        ax = fig.add_subplot(nrows, ncols, k + 1, projection="3d")
+    fig, axes = _axes_3d(len(grids), ncols, size)
+    for k, (ax, grid) in enumerate(zip(axes, grids, strict=True)):
         ax.voxels(grid != 0, facecolors=color, edgecolor="k", linewidth=0.1)
         ax.set(xticks=[], yticks=[], zticks=[])
         ax.set_box_aspect((1, 1, 1))

@@ -21,7 +21,6 @@ map, the angle error) are not here: they are passed in.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from cs231n_lib.blocks.pointnet import random_rotations, shared_mlp
+from cs231n_lib.blocks.training import predict_in_batches, train_steps
 from cs231n_lib.data import points as points_data
 
 LIGHT = np.array([0.4, 0.3, 1.0])  # towards the light, in camera coordinates (right, up, view)
@@ -154,10 +154,6 @@ def train_depth(
     Inputs: images (N, 1, H, W); log_depths (N, H, W); masks (N, H, W) bool.
     Returns {"loss": per-step losses, "seconds": training time, "seconds_per_step"}.
     """
-    from tqdm.auto import tqdm
-
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
     if not len(images) == len(log_depths) == len(masks):
         raise ValueError(f"{len(images)} images, {len(log_depths)} depths, {len(masks)} masks")
     device = next(model.parameters()).device
@@ -165,14 +161,8 @@ def train_depth(
     X = torch.tensor(np.asarray(images), dtype=torch.float32)  # copies: inputs may be views
     Y = torch.tensor(np.asarray(log_depths), dtype=torch.float32)
     M = torch.tensor(np.asarray(masks), dtype=torch.bool)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / num_steps))
-    )
-    losses: list[float] = []
-    model.train()
-    start = time.perf_counter()
-    for _ in tqdm(range(num_steps), desc=desc, disable=not progress):
+
+    def batch_loss() -> torch.Tensor:
         batch = torch.randint(0, len(X), (min(batch_size, len(X)),), generator=generator)
         x, y, m = X[batch], Y[batch], M[batch]
         if flip:
@@ -180,24 +170,15 @@ def train_depth(
             x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
             y = torch.where(mirror[:, None, None], y.flip(-1), y)
             m = torch.where(mirror[:, None, None], m.flip(-1), m)
-        loss = loss_fn(model(x.to(device)), y.to(device), m.to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-    seconds = time.perf_counter() - start
-    return {"loss": losses, "seconds": seconds, "seconds_per_step": seconds / num_steps}
+        return loss_fn(model(x.to(device)), y.to(device), m.to(device))
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    return train_steps(model, optimizer, num_steps, batch_loss, desc, progress)
 
 
 def predict_log_depth(model: nn.Module, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """(N, H, W) float32 log depths of `model` in eval mode for images (N, 1, H, W)."""
-    device = next(model.parameters()).device
-    model.eval()
-    X = torch.as_tensor(images, dtype=torch.float32)
-    with torch.no_grad():
-        out = [model(X[s : s + batch_size].to(device)).cpu() for s in range(0, len(X), batch_size)]
-    return torch.cat(out).numpy()
+    return predict_in_batches(model, images, batch_size).numpy()
 
 
 def abs_rel_after_scale(log_pred: np.ndarray, log_true: np.ndarray, mask: np.ndarray) -> float:
@@ -303,44 +284,25 @@ def train_pose(
     for clouds in their own frame).
     Returns {"loss": per-step losses, "seconds": training time, "seconds_per_step"}.
     """
-    from tqdm.auto import tqdm
-
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
     if len(points) != len(rotations):
         raise ValueError(f"{len(points)} clouds but {len(rotations)} rotations")
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     X = torch.tensor(np.asarray(points), dtype=torch.float32)  # copies: inputs may be views
     R = torch.tensor(np.asarray(rotations), dtype=torch.float32)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / num_steps))
-    )
-    losses: list[float] = []
-    model.train()
-    start = time.perf_counter()
-    for _ in tqdm(range(num_steps), desc=desc, disable=not progress):
+
+    def batch_loss() -> torch.Tensor:
         batch = torch.randint(0, len(X), (min(batch_size, len(X)),), generator=generator)
         turn = random_rotations_within(len(batch), max_angle, generator)  # (B, 3, 3)
         cloud = X[batch] @ turn.transpose(1, 2)  # (B, P, 3): each point x -> Q x
         target = turn @ R[batch]  # (B, 3, 3)
         predicted = to_matrix(model(cloud.to(device)))
-        loss = ((predicted - target.to(device)) ** 2).sum(dim=(1, 2)).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-    seconds = time.perf_counter() - start
-    return {"loss": losses, "seconds": seconds, "seconds_per_step": seconds / num_steps}
+        return ((predicted - target.to(device)) ** 2).sum(dim=(1, 2)).mean()
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    return train_steps(model, optimizer, num_steps, batch_loss, desc, progress)
 
 
 def predict_codes(model: nn.Module, points: np.ndarray, batch_size: int = 200) -> torch.Tensor:
     """(N, out_dim) rotation codes of `model` in eval mode (on the CPU) for clouds (N, P, 3)."""
-    device = next(model.parameters()).device
-    model.eval()
-    X = torch.as_tensor(points, dtype=torch.float32)
-    with torch.no_grad():
-        out = [model(X[s : s + batch_size].to(device)).cpu() for s in range(0, len(X), batch_size)]
-    return torch.cat(out)
+    return predict_in_batches(model, points, batch_size)

@@ -20,14 +20,14 @@ random (uniform on SO(3)), since the data's clouds come in every orientation.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from cs231n_lib.blocks.training import train_steps
 
 
 def shared_mlp(widths: Sequence[int], dims: int = 1) -> nn.Sequential:
@@ -262,10 +262,6 @@ def train_classifier(
     each (N, ...), or None for models called with the points alone.
     Returns {"loss": per-step losses, "seconds": training time, "seconds_per_step"}.
     """
-    from tqdm.auto import tqdm
-
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
     if len(points) != len(y):
         raise ValueError(f"{len(points)} clouds but {len(y)} labels")
     device = next(model.parameters()).device
@@ -273,14 +269,8 @@ def train_classifier(
     X = torch.as_tensor(points, dtype=torch.float32)
     labels = torch.as_tensor(y, dtype=torch.int64)
     indices = None if index is None else _as_tensors(index, "cpu")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / num_steps))
-    )
-    losses: list[float] = []
-    model.train()
-    start = time.perf_counter()
-    for _ in tqdm(range(num_steps), desc=desc, disable=not progress):
+
+    def batch_loss() -> torch.Tensor:
         batch = torch.randint(0, len(X), (min(batch_size, len(X)),), generator=generator)
         cloud = X[batch]
         if rotate:
@@ -288,14 +278,10 @@ def train_classifier(
         args = [cloud.to(device)]
         if indices is not None:
             args.append([a[batch].to(device) for a in indices])
-        loss = F.cross_entropy(model(*args), labels[batch].to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-    seconds = time.perf_counter() - start
-    return {"loss": losses, "seconds": seconds, "seconds_per_step": seconds / num_steps}
+        return F.cross_entropy(model(*args), labels[batch].to(device))
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    return train_steps(model, optimizer, num_steps, batch_loss, desc, progress)
 
 
 def predict_proba(

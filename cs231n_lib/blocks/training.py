@@ -147,3 +147,49 @@ def warmup_cosine_lr(step: int, done: float, learning_rate: float, warmup_steps:
     a linear warm-up over warmup_steps times a half-cosine decay from learning_rate to 0."""
     warm = min(1.0, (step + 1) / max(warmup_steps, 1))
     return learning_rate * warm * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+
+
+def train_steps(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    num_steps: int,
+    batch_loss,
+    desc: str = "training",
+    progress: bool = True,
+) -> dict[str, list[float] | float]:
+    """`num_steps` optimizer steps with a half-cosine learning rate (from the optimizer's to 0),
+    the model in train mode: each step calls batch_loss(), the scalar loss tensor of a freshly
+    drawn batch, backpropagates it and steps.
+
+    Returns {"loss": per-step losses, "seconds": training time, "seconds_per_step"}.
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / num_steps))
+    )
+    losses: list[float] = []
+    model.train()
+    start = time.perf_counter()
+    for _ in tqdm(range(num_steps), desc=desc, disable=not progress):
+        loss = batch_loss()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+    seconds = time.perf_counter() - start
+    return {"loss": losses, "seconds": seconds, "seconds_per_step": seconds / num_steps}
+
+
+def predict_in_batches(model: nn.Module, inputs: np.ndarray, batch_size: int) -> torch.Tensor:
+    """model(inputs) in eval mode without gradients, `batch_size` rows at a time on the model's
+    device: inputs (N, ...) as float32 -> the outputs concatenated on the CPU, (N, ...)."""
+    device = next(model.parameters()).device
+    model.eval()
+    X = torch.as_tensor(inputs, dtype=torch.float32)
+    with torch.no_grad():
+        out = [model(X[s : s + batch_size].to(device)).cpu() for s in range(0, len(X), batch_size)]
+    return torch.cat(out)
