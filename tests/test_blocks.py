@@ -200,3 +200,50 @@ def test_check_budget_names_what_is_wrong():
     check_budget(10, None)
     assert fraction_done(5, time.perf_counter(), 10, None) == pytest.approx(0.5)
     assert fraction_done(0, time.perf_counter() - 2.0, None, 4.0) == pytest.approx(0.5, abs=0.05)
+
+
+# --- train_steps and predict_in_batches ------------------------------------------------------
+
+
+def test_train_steps_equals_a_hand_written_half_cosine_loop():
+    from cs231n_lib.blocks.training import train_steps
+
+    torch.manual_seed(0)
+    X, y = torch.randn(30, 4), torch.randn(30, 1)
+    model = nn.Linear(4, 1)
+    twin = copy.deepcopy(model)
+    num_steps, lr = 7, 0.1
+    history = train_steps(
+        model,
+        torch.optim.SGD(model.parameters(), lr=lr),
+        num_steps,
+        lambda: F.mse_loss(model(X), y),
+        progress=False,
+    )
+    expected = []
+    for step in range(num_steps):
+        loss = F.mse_loss(twin(X), y)
+        twin.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in twin.parameters():  # the learning rate decays from lr to 0 by a half cosine
+                p -= lr * 0.5 * (1 + np.cos(np.pi * step / num_steps)) * p.grad
+        expected.append(loss.item())
+    np.testing.assert_allclose(history["loss"], expected, rtol=1e-6)
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+    assert model.training and history["seconds_per_step"] == history["seconds"] / num_steps
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="num_steps must be a positive int"):
+            train_steps(model, torch.optim.SGD(model.parameters(), lr=lr), bad, lambda: None)
+
+
+def test_predict_in_batches_equals_one_pass_in_eval_mode(rng):
+    from cs231n_lib.blocks.training import predict_in_batches
+
+    model = nn.Sequential(nn.Linear(3, 5), nn.Dropout(0.5), nn.Linear(5, 2))
+    inputs = rng.normal(size=(23, 3))
+    out = predict_in_batches(model, inputs, batch_size=4)
+    assert not model.training and out.shape == (23, 2) and not out.requires_grad
+    with torch.no_grad():  # dropout off: eval mode, so the batches equal one pass
+        torch.testing.assert_close(out, model(torch.as_tensor(inputs, dtype=torch.float32)))
