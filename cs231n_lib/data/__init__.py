@@ -9,7 +9,8 @@ returning X_train, y_train, X_val, y_val, X_test, y_test: X floats in [0, 1] in 
 index CLASSES (captions: y holds captions (N, L) of word indices, CLASSES is the
 vocabulary, and the dict adds word_to_idx and idx_to_word; sequences: X and y are token
 ids in the one layout "tokens"; points: X holds coordinates in [-1, 1], (N, P, 3) in
-the layout "points" or occupancy grids (N, R, R, R) in "voxels"). A module may take more
+the layout "points" or occupancy grids (N, R, R, R) in "voxels"; video: X holds clips
+(N, T, 1, H, W) in the layout "ntchw" or (N, 1, T, H, W) in "ncthw"). A module may take more
 keyword arguments after these (digits: upsample; cifar10: data_dir). A notebook's setup
 loads its data in one line:
 
@@ -20,7 +21,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from cs231n_lib.data import captions, cifar10, cluttered_digits, digits, points, sequences, shapes
+from cs231n_lib.data import (
+    captions,
+    cifar10,
+    cluttered_digits,
+    digits,
+    points,
+    sequences,
+    shapes,
+    video,
+)
 
 REGISTRY: dict[str, ModuleType] = {
     "digits": digits,
@@ -29,6 +39,7 @@ REGISTRY: dict[str, ModuleType] = {
     "sequences": sequences,
     "shapes": shapes,
     "points": points,
+    "video": video,
     "cifar10": cifar10,
 }
 DATASETS = {name: module.DESCRIPTION for name, module in REGISTRY.items()}
