@@ -1,8 +1,13 @@
 """cs231n_lib.blocks.segmentation: output and skip shapes of the FCN, SkipFCN and U-Net,
 the bilinear start of a transposed convolution against F.interpolate, overfitting 4 scenes,
-determinism by seed, and evaluate_segmenter against scikit-learn on a tiny case."""
+determinism by seed, and evaluate_segmenter against scikit-learn on a tiny case; the
+Lovasz-softmax loss against loops over its definition (and its gradient against finite
+differences of them), the U-Net's scale heads by hand, and test-time augmentation against
+a loop over the 8 views and an equivariant model."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
@@ -325,3 +330,248 @@ def test_unet_coarse_head_adds_the_upsampled_bottom_scores():
     assert features[-1].shape[-1] == 4  # the bottom, stride 4
     torch.testing.assert_close(full, decoder_only + coarse)
     assert S.UNet(3, widths=(4, 6, 8), coarse_head=False).coarse_classifier is None
+
+
+# --- Lovasz-softmax ------------------------------------------------------------------------
+
+
+def lovasz_by_definition(scores, labels, cut=0.0, ignore_index=None):
+    """Lovasz-softmax in numpy from its definition: per present class c, the errors
+    m = |[y = c] - p_c| sorted descending, and the sum of m_(i) times the increment of the
+    Jaccard loss |S| / |G u S| as the sorted pixels join S one at a time (explicit sets);
+    errors <= cut left out."""
+    scores = np.asarray(scores, dtype=np.float64)
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probs = (exp / exp.sum(axis=1, keepdims=True)).transpose(0, 2, 3, 1)
+    probs = probs.reshape(-1, scores.shape[1])  # (P, K)
+    y = np.asarray(labels).ravel()
+    if ignore_index is not None:
+        probs, y = probs[y != ignore_index], y[y != ignore_index]
+    losses = []
+    for c in sorted(set(y.tolist())):
+        truth = set(np.flatnonzero(y == c).tolist())
+        errors = np.abs((y == c) - probs[:, c])
+        loss, previous, chosen = 0.0, 0.0, set()
+        for i in sorted(range(len(errors)), key=lambda i: -errors[i]):
+            if errors[i] <= cut:
+                break
+            chosen.add(i)
+            jaccard_loss = len(chosen) / len(truth | chosen)
+            loss += errors[i] * (jaccard_loss - previous)
+            previous = jaccard_loss
+        losses.append(loss)
+    return float(np.mean(losses))
+
+
+def _lovasz(scores, labels, ignore_index=None):
+    return S.lovasz_softmax_loss(torch.as_tensor(scores), torch.as_tensor(labels), ignore_index)
+
+
+@pytest.mark.parametrize("scale", [1.5, 12.0])
+def test_lovasz_matches_its_definition_and_the_cut_costs_under_1e_3(scale):
+    """scale 12: confident scores, most errors below the cut (the case where it matters)."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=(2, 5, 6))  # class 3 of 4 absent: left out of the mean
+    scores = rng.normal(0.0, scale, size=(2, 4, 5, 6))
+    loss = _lovasz(scores, labels).item()
+    cut = lovasz_by_definition(scores, labels, cut=S.LOVASZ_CUT)
+    exact = lovasz_by_definition(scores, labels)
+    np.testing.assert_allclose(
+        loss,
+        cut,
+        rtol=1e-10,
+        err_msg="lovasz_softmax_loss against the loops over the "
+        "sorted errors (same cut): look at the sort order, the cumulative sums, the classes",
+    )
+    assert 0.0 <= exact - loss < S.LOVASZ_CUT, (
+        f"the cut may only drop < {S.LOVASZ_CUT} of the exact loss {exact}, got {loss}"
+    )
+    if scale > 10:
+        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs = exp / exp.sum(axis=1, keepdims=True)
+        onehot = labels[:, None] == np.arange(4)[None, :, None, None]
+        assert (np.abs(onehot - probs) <= S.LOVASZ_CUT).mean() > 0.3  # the cut is exercised
+
+
+def test_lovasz_skips_ignored_pixels():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, size=(2, 4, 4))
+    labels[0, :2] = 255
+    scores = rng.normal(0.0, 2.0, size=(2, 4, 4, 4))
+    np.testing.assert_allclose(
+        _lovasz(scores, labels, 255).item(),
+        lovasz_by_definition(scores, labels, S.LOVASZ_CUT, 255),
+        rtol=1e-10,
+    )
+    with pytest.raises(ValueError, match="labels must lie"):
+        _lovasz(scores, labels)
+
+
+def test_lovasz_gradient_matches_finite_differences_of_the_definition():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, size=(2, 3, 4))
+    scores = rng.normal(0.0, 1.5, size=(2, 3, 3, 4))
+    scores_t = torch.tensor(scores, requires_grad=True)
+    _lovasz(scores_t, labels).backward()
+    numeric, h = np.zeros_like(scores), 1e-6
+    for index in np.ndindex(scores.shape):
+        up, down = scores.copy(), scores.copy()
+        up[index] += h
+        down[index] -= h
+        numeric[index] = (
+            lovasz_by_definition(up, labels, S.LOVASZ_CUT)
+            - lovasz_by_definition(down, labels, S.LOVASZ_CUT)
+        ) / (2 * h)
+    np.testing.assert_allclose(
+        scores_t.grad.numpy(),
+        numeric,
+        rtol=1e-5,
+        atol=1e-8,
+        err_msg="d lovasz / d scores against central differences of the definition",
+    )
+
+
+def test_lovasz_is_zero_when_right_and_one_minus_iou_when_confident():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, size=(2, 6, 6))
+    onehot = (labels[:, None] == np.arange(4)[None, :, None, None]).astype(np.float64)
+    scores = torch.tensor(20.0 * onehot, requires_grad=True)
+    loss = _lovasz(scores, labels)
+    loss.backward()
+    assert loss.item() < 1e-6 and torch.isfinite(scores.grad).all(), loss.item()
+    # Confident but partly wrong: the loss is 1 - the mean IoU of the hard prediction.
+    predicted = np.where(rng.random(labels.shape) < 0.7, labels, rng.integers(0, 4, labels.shape))
+    hard = 20.0 * (predicted[:, None] == np.arange(4)[None, :, None, None])
+    iou = jaccard_score(labels.ravel(), predicted.ravel(), labels=range(4), average=None)
+    np.testing.assert_allclose(_lovasz(hard, labels).item(), 1 - iou.mean(), atol=1e-6)
+
+
+def test_lovasz_weight_adds_the_lovasz_loss_of_the_batch(scenes):
+    """With the whole set as one batch and no augmentation, the first step's loss is the
+    cross-entropy plus lovasz_weight x the Lovasz loss of the model's scores (both sums are
+    the same whatever the order of the batch)."""
+    X, y = scenes
+    torch.manual_seed(0)
+    model = TINY["unet"]()
+    start = copy.deepcopy(model)
+    S.init_prior_bias(start, y)
+    expected = S.lovasz_softmax_loss(start.train()(torch.as_tensor(X)), torch.as_tensor(y).long())
+    kwargs = dict(num_steps=2, batch_size=len(X), augment=False, bf16=False, progress=False)
+    history = S.train_segmenter(model, X, y, lovasz_weight=0.5, **kwargs)
+    gap = history["loss"][0] - history["cross_entropy"][0]
+    np.testing.assert_allclose(gap, 0.5 * expected.item(), rtol=1e-4)
+    history = S.train_segmenter(copy.deepcopy(start), X, y, **kwargs)
+    assert history["loss"] == history["cross_entropy"]  # weight 0: cross-entropy alone
+    with pytest.raises(ValueError, match="lovasz_weight must be"):
+        S.train_segmenter(model, X, y, lovasz_weight=-1.0, **kwargs)
+
+
+# --- scale heads ---------------------------------------------------------------------------
+
+
+def test_unet_scale_heads_read_strides_4_and_2_and_add_their_upsampled_scores():
+    torch.manual_seed(0)
+    model = S.UNet(3, widths=(4, 6, 8, 10), scale_heads=True).eval()
+    decoded = []
+    for block in model.blocks:
+        block.register_forward_hook(lambda _m, _i, out: decoded.append(out))
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        for head in model.scale_classifiers:
+            head.weight.normal_()
+            head.bias.normal_()
+        out = model(x)
+        assert [tuple(d.shape) for d in decoded[:-1]] == [(2, 8, 8, 8), (2, 6, 16, 16)]
+        up = lambda t: F.interpolate(t, size=(32, 32), mode="bilinear", align_corners=False)  # noqa: E731
+        heads = sum(up(h(d)) for h, d in zip(model.scale_classifiers, decoded[:-1], strict=True))
+        for head in model.scale_classifiers:
+            head.weight.zero_()
+            head.bias.zero_()
+        without = model(x)
+    torch.testing.assert_close(out, without + heads)
+
+
+def test_unet_zero_scale_heads_score_as_the_net_without_them():
+    torch.manual_seed(0)
+    plain = S.UNet(NUM_CLASSES, widths=(4, 8, 8, 8)).eval()
+    torch.manual_seed(0)
+    headed = S.UNet(NUM_CLASSES, widths=(4, 8, 8, 8), scale_heads=True).eval()
+    # the heads are made last: a seed gives every other layer the same weights
+    for name, value in plain.state_dict().items():
+        torch.testing.assert_close(headed.state_dict()[name], value, rtol=0, atol=0)
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        start = headed(x)
+        for head in headed.scale_classifiers:
+            assert head.bias.abs().max() == 0 and head.weight.abs().max() < 1e-2
+            head.weight.zero_()
+        torch.testing.assert_close(headed(x), plain(x), rtol=0, atol=0)
+        torch.testing.assert_close(start, plain(x), rtol=0, atol=1e-2)  # a new net: near it
+
+
+def test_prior_bias_with_scale_heads_sums_to_the_log_class_frequencies(scenes):
+    _, y = scenes
+    model = S.UNet(NUM_CLASSES, widths=(4, 8, 8), scale_heads=True)
+    with torch.no_grad():
+        model.scale_classifiers[0].bias.fill_(0.3)  # a head with a bias of its own
+    log_prior = S.init_prior_bias(model, y)
+    layers = [model.classifier, model.coarse_classifier, *model.scale_classifiers]
+    total = sum(c.bias.detach().double() for c in layers)
+    np.testing.assert_allclose(total.numpy(), log_prior, atol=1e-6)
+
+
+# --- test-time augmentation ----------------------------------------------------------------
+
+
+def _softmax(scores, axis=1):
+    exp = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    return exp / exp.sum(axis=axis, keepdims=True)
+
+
+def test_tta_is_the_mean_softmax_of_the_8_views_turned_back():
+    torch.manual_seed(0)
+    model = S.UNet(NUM_CLASSES, widths=(4, 8, 8)).eval()
+    X = np.random.default_rng(4).random((3, 3, 16, 24)).astype(np.float32)  # not square
+    mean = np.zeros((3, NUM_CLASSES, 16, 24))
+    for flip in (False, True):
+        for turns in range(4):
+            view = np.rot90(X[..., ::-1] if flip else X, turns, axes=(2, 3))
+            with torch.no_grad():
+                scores = model(torch.tensor(view.copy())).numpy()
+            back = np.rot90(_softmax(scores), -turns, axes=(2, 3))
+            mean += (back[..., ::-1] if flip else back) / 8
+    tta = S.predict_scores(model, X, batch_size=2, tta=True)
+    np.testing.assert_allclose(
+        np.exp(tta),
+        mean,
+        rtol=1e-4,
+        atol=1e-6,
+        err_msg="exp of the TTA scores against the mean of the 8 views' softmax turned back "
+        "by direct loops: look at the inverse (turn back by -turns, then flip)",
+    )
+    np.testing.assert_array_equal(S.predict_masks(model, X, batch_size=2, tta=True), mean.argmax(1))
+    assert np.abs(mean - _softmax(S.predict_scores(model, X))).max() > 1e-3  # TTA does something
+    truth = np.random.default_rng(5).integers(0, NUM_CLASSES, size=(3, 16, 24))
+    result = S.evaluate_segmenter(model, X, truth, NUM_CLASSES, batch_size=2, tta=True)
+    conf = sk_confusion_matrix(truth.ravel(), mean.argmax(1).ravel(), labels=range(NUM_CLASSES))
+    np.testing.assert_array_equal(result["confusion"], conf)
+
+
+def test_tta_of_an_equivariant_model_is_its_plain_prediction():
+    """A conv whose kernels are symmetric under the flips and quarter turns, a ReLU, a 1x1
+    conv: it commutes with all 8 views, so their mean is the plain softmax."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    with torch.no_grad():
+        w = conv.weight
+        views = [torch.rot90(w.flip(-1) if f else w, k, (-2, -1)) for f in (0, 1) for k in range(4)]
+        conv.weight.copy_(torch.stack(views).mean(0))
+    model = torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 1)).eval()
+    X = torch.rand(2, 3, 12, 12)
+    plain = S.predict_scores(model, X)
+    np.testing.assert_allclose(
+        S.predict_scores(model, X, tta=True),
+        torch.log_softmax(torch.as_tensor(plain), 1).numpy(),
+        atol=1e-5,
+    )
+    np.testing.assert_array_equal(S.predict_masks(model, X, tta=True), plain.argmax(1))

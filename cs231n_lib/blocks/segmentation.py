@@ -15,10 +15,13 @@ multiples of the network's total stride (8, 16 or 32; 96 is a multiple of all th
 - UNet: an encoder of conv blocks and 2x2 max pooling, a decoder that upsamples 2x
   (transposed 2x2 convolution, stride 2, or bilinear followed by a 1x1 conv), concatenates
   the encoder's features of the same scale and applies a conv block; a 1x1 classifier at
-  full resolution (Ronneberger et al., 2015, with padded convolutions).
+  full resolution (Ronneberger et al., 2015, with padded convolutions); optionally 1x1
+  scale heads on the coarser decoder maps, upsampled and added.
 
-train_segmenter (AdamW, warm-up and cosine decay, flips and quarter turns), predict_masks
-and evaluate_segmenter (one ConfusionMatrix over the whole split, background a class).
+train_segmenter (AdamW, warm-up and cosine decay, flips and quarter turns; cross-entropy,
+plus lovasz_softmax_loss if asked), predict_masks / predict_scores (optionally averaged
+over the 8 flips and quarter turns: test-time augmentation) and evaluate_segmenter (one
+ConfusionMatrix over the whole split, background a class).
 
 init_prior_bias (called by train_segmenter unless prior_bias=False) starts the output bias
 at the log class frequencies of the training masks, so that the first scores already say
@@ -205,6 +208,11 @@ class UNet(nn.Module):
     that reads widths[0] channels, which a small budget does not teach: at 200 steps
     (2,000 hard scenes) mIoU 0.365 without, 0.544 with, against 0.486 for the FCN
     without skips.
+
+    scale_heads (off by default): a 1x1 classifier on each decoder map between the bottom
+    and full size (strides 4 and 2 for four stages), its scores upsampled bilinearly to
+    full size and added too: each scale's features reach the output in one step. Their
+    biases start at 0 and their weights near 0, so a new net scores as one without them.
     """
 
     def __init__(
@@ -213,6 +221,7 @@ class UNet(nn.Module):
         widths=(16, 32, 64, 128),
         upsample: str = "transposed",
         coarse_head: bool = True,
+        scale_heads: bool = False,
     ):
         super().__init__()
         if upsample not in ("bilinear", "transposed"):
@@ -230,18 +239,40 @@ class UNet(nn.Module):
             self.blocks.append(conv_block(2 * widths[k - 1], widths[k - 1]))
         self.classifier = nn.Conv2d(widths[0], num_classes, 1)
         self.coarse_classifier = nn.Conv2d(widths[-1], num_classes, 1) if coarse_head else None
+        self.scale_classifiers = None
+        if scale_heads:
+            # NOTE: made last, so that a seed gives every other layer the weights it gives
+            # them without scale heads.
+            self.scale_classifiers = nn.ModuleList(
+                nn.Conv2d(widths[k], num_classes, 1) for k in range(len(widths) - 2, 0, -1)
+            )  # coarsest first, as the decoder's maps
+            with torch.no_grad():
+                for head in self.scale_classifiers:
+                    head.weight.normal_(0.0, 1e-3)
+                    head.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_size(x, self.stride)
         features = self.encoder(x)  # finest first
-        y = features[-1]
+        y, decoded = features[-1], []
         for up, block, skip in zip(self.ups, self.blocks, features[-2::-1], strict=True):
             y = block(torch.cat([skip, up(y)], dim=1))  # (N, 2 C_k, H_k, W_k) -> (N, C_k, ...)
-        scores = self.classifier(y)
-        if self.coarse_classifier is not None:
-            coarse = self.coarse_classifier(features[-1])  # (N, K, H / stride, W / stride)
+            decoded.append(y)
+        return self.scores_from(features, decoded)
+
+    def scores_from(self, features: list[torch.Tensor], decoded: list[torch.Tensor]):
+        """The output layers: scores (N, K, H, W) from the encoder's maps `features` (finest
+        first) and the decoder's maps `decoded` (coarsest first, decoded[-1] (N, widths[0],
+        H, W) at full size; empty for a one-stage net): the 1x1 classifier of the full-size
+        map, plus the coarse head on features[-1] and the scale heads on decoded[:-1] where
+        the net has them, each upsampled bilinearly to full size."""
+        scores = self.classifier(decoded[-1] if decoded else features[-1])
+        heads = [] if self.coarse_classifier is None else [(self.coarse_classifier, features[-1])]
+        if self.scale_classifiers is not None:
+            heads += list(zip(self.scale_classifiers, decoded[:-1], strict=True))
+        for head, fmap in heads:
             scores = scores + F.interpolate(
-                coarse, scale_factor=self.stride, mode="bilinear", align_corners=False
+                head(fmap), size=scores.shape[-2:], mode="bilinear", align_corners=False
             )
         return scores
 
@@ -263,14 +294,17 @@ def class_frequencies(masks, num_classes: int, ignore_index: int | None = None) 
 
 def _output_layers(model: nn.Module) -> list[nn.Conv2d] | None:
     """The output 1x1 convs whose biases add up in the scores, the one to set last:
-    model.classifiers (SkipFCN) or [model.coarse_classifier (UNet, if any), model.classifier],
-    when they are all nn.Conv2d with a bias; None otherwise."""
+    model.classifiers (SkipFCN) or [model.coarse_classifier, *model.scale_classifiers (UNet,
+    where it has them), model.classifier], when they are all nn.Conv2d with a bias; None
+    otherwise."""
     layers = getattr(model, "classifiers", None)
     if layers is not None:
         layers = list(layers)
     else:
         coarse = getattr(model, "coarse_classifier", None)
-        layers = ([coarse] if coarse is not None else []) + [getattr(model, "classifier", None)]
+        scale = getattr(model, "scale_classifiers", None)
+        layers = [*([coarse] if coarse is not None else []), *(scale or [])]
+        layers.append(getattr(model, "classifier", None))
     if all(isinstance(c, nn.Conv2d) and c.bias is not None for c in layers):
         return layers
     return None
@@ -281,10 +315,10 @@ def init_prior_bias(model: nn.Module, masks, ignore_index: int | None = None) ->
     """Start the output bias of `model` at log(class frequency) of `masks` (N, H, W).
 
     The output layer is `model.classifier` (FCN, UNet) or the sum of several (SkipFCN's
-    `classifiers`, UNet's `coarse_classifier` + `classifier`): the last one gets log prior
-    minus the others' biases (bilinear upsampling keeps a constant). Returns the log
-    frequencies (K,). A constant score map of these biases predicts the class
-    frequencies: the best guess before seeing the image.
+    `classifiers`, UNet's `coarse_classifier` + `scale_classifiers` + `classifier`): the
+    last one gets log prior minus the others' biases (bilinear upsampling keeps a
+    constant). Returns the log frequencies (K,). A constant score map of these biases
+    predicts the class frequencies: the best guess before seeing the image.
     """
     layers = _output_layers(model)
     if layers is None:
@@ -328,6 +362,60 @@ def _turn(X: torch.Tensor, y: torch.Tensor, quarter_turns: int, flip: bool):
     return torch.rot90(X, quarter_turns, (-2, -1)), torch.rot90(y, quarter_turns, (-2, -1))
 
 
+LOVASZ_CUT = 1e-3  # errors at or below this are left out of lovasz_softmax_loss's sort
+
+
+def lovasz_softmax_loss(
+    scores: torch.Tensor, labels: torch.Tensor, ignore_index: int | None = None
+) -> torch.Tensor:
+    """Lovasz-softmax loss (Berman et al., 2018): a convex surrogate of 1 - IoU, per class.
+
+    Inputs: scores (N, K, H, W) (the softmax runs over the classes, dim 1); labels (N, H, W)
+    integers in 0..K-1 (or ignore_index, whose pixels count nowhere).
+    Returns a scalar: the mean over the classes present in `labels` of the Lovasz extension
+    of that class's Jaccard loss |M| / |G u M| (G its true pixels, M the mispredicted ones)
+    at the pixel errors m = |[y = c] - p_c|: sum_i m_(i) (D(S_i) - D(S_(i-1))), m sorted
+    descending and S_i the pixels of the i largest errors. It equals the Jaccard loss itself
+    where the errors are 0 or 1.
+
+    NOTE: only errors > LOVASZ_CUT are sorted (a batch has ~10^5 pixels, most of them
+    certain). The increments D(S_i) - D(S_(i-1)) are >= 0 and sum to at most 1, so the
+    errors left out, sorted last, would add less than LOVASZ_CUT to the loss; the loss is
+    that much below the exact one at most, and those pixels get no Lovasz gradient.
+    """
+    if scores.ndim != 4 or labels.shape != (scores.shape[0], *scores.shape[2:]):
+        raise ValueError(
+            f"expected scores (N, K, H, W) and labels (N, H, W), got {tuple(scores.shape)} "
+            f"and {tuple(labels.shape)}"
+        )
+    num_classes = scores.shape[1]
+    probs = F.softmax(scores, dim=1).permute(0, 2, 3, 1).reshape(-1, num_classes)  # (P, K)
+    labels = labels.reshape(-1).long()
+    if ignore_index is not None:
+        probs, labels = probs[labels != ignore_index], labels[labels != ignore_index]
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"labels must lie in 0..{num_classes - 1} (or be ignore_index), got "
+            f"{labels.min().item()}..{labels.max().item()}"
+        )
+    losses = []
+    for c in labels.unique().tolist():
+        truth = (labels == c).to(probs.dtype)  # (P,)
+        errors = (truth - probs[:, c]).abs()
+        kept = errors > LOVASZ_CUT
+        errors, order = errors[kept].sort(descending=True)
+        truth_sorted = truth[kept][order]
+        num_true = truth.sum()  # over ALL pixels: the cut drops only the end of the order
+        intersection = num_true - truth_sorted.cumsum(0)  # |G - S_i|
+        union = num_true + (1 - truth_sorted).cumsum(0)  # |G u S_i|
+        jaccard = 1 - intersection / union  # D(S_i)
+        increments = torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
+        losses.append(torch.dot(errors, increments))
+    if not losses:  # every pixel ignored
+        return scores.sum() * 0.0
+    return torch.stack(losses).mean()
+
+
 def train_segmenter(
     model: nn.Module,
     images,
@@ -347,6 +435,7 @@ def train_segmenter(
     num_steps: int | None = None,
     bf16: bool | None = None,
     prior_bias: bool = True,
+    lovasz_weight: float = 0.0,
 ) -> dict:
     """Train `model` with per-pixel cross-entropy on images (N, 3, H, W) and masks (N, H, W).
 
@@ -363,10 +452,13 @@ def train_segmenter(
     device computes bfloat16 natively (blocks.detection.native_bf16).
     prior_bias: first set the output bias to the log class frequencies of `masks`
     (init_prior_bias; models without a `classifier`/`classifiers` conv are left alone).
+    lovasz_weight: the loss is the cross-entropy plus this times lovasz_softmax_loss of the
+    batch (a surrogate of 1 - IoU per class, unweighted); 0 trains with cross-entropy only.
     Given epochs or num_steps and no seconds a run is deterministic on a given machine.
 
-    Returns a history dict: "loss" (per step), "steps", "seconds", "images_seen", "epochs",
-    "log_prior" ((K,) set by prior_bias, or None).
+    Returns a history dict: "loss" (the loss optimized, per step), "cross_entropy" (its
+    cross-entropy part, per step), "steps", "seconds", "images_seen", "epochs", "log_prior"
+    ((K,) set by prior_bias, or None).
     """
     from tqdm.auto import tqdm
 
@@ -384,6 +476,8 @@ def train_segmenter(
         raise ValueError(f"seconds must be > 0, got {seconds!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not lovasz_weight >= 0:
+        raise ValueError(f"lovasz_weight must be >= 0, got {lovasz_weight!r}")
     X = as_image_tensor(images)
     y = _as_masks(masks, len(X), tuple(X.shape[2:]))
     device = _device(model)
@@ -404,7 +498,7 @@ def train_segmenter(
         num_steps = max(1, round(epochs * steps_per_epoch))
     bf16 = native_bf16(device) if bf16 is None else bool(bf16)
     rng = np.random.default_rng(seed)
-    history: dict = {"loss": [], "log_prior": log_prior}
+    history: dict = {"loss": [], "cross_entropy": [], "log_prior": log_prior}
     bar = tqdm(total=num_steps, desc=desc, disable=not progress, unit="step")
     order, position, step = rng.permutation(len(X)), 0, 0
     # NOTE: channels-last makes a CPU pass through these small convs up to a third faster.
@@ -423,13 +517,16 @@ def train_segmenter(
             batch_X, batch_y = _turn(batch_X, batch_y, int(rng.integers(4)), bool(rng.integers(2)))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             scores = model(batch_X.to(device).contiguous(memory_format=torch.channels_last))
-        loss = F.cross_entropy(
-            scores.float(), batch_y.to(device), weight=weight, ignore_index=ignore
-        )
+        scores, batch_y = scores.float(), batch_y.to(device)
+        cross_entropy = F.cross_entropy(scores, batch_y, weight=weight, ignore_index=ignore)
+        loss = cross_entropy
+        if lovasz_weight > 0:
+            loss = loss + lovasz_weight * lovasz_softmax_loss(scores, batch_y, ignore_index)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         history["loss"].append(loss.item())  # .item() waits for a GPU: the clock stays honest
+        history["cross_entropy"].append(cross_entropy.item())
         step += 1
         bar.update(1)
         if step % 10 == 0:
@@ -445,26 +542,74 @@ def train_segmenter(
     return history
 
 
+# The 8 symmetries of a square (the dihedral group): a left-right flip or not, then 0-3
+# quarter turns, as _turn applies them in training.
+DIHEDRAL_VIEWS = tuple((turns, flip) for flip in (False, True) for turns in range(4))
+
+
+def _view(x: torch.Tensor, turns: int, flip: bool) -> torch.Tensor:
+    """Maps (..., H, W) flipped left-right (if flip), then turned by `turns` quarter turns."""
+    return torch.rot90(x.flip(-1) if flip else x, turns, (-2, -1))
+
+
+def _unview(x: torch.Tensor, turns: int, flip: bool) -> torch.Tensor:
+    """The inverse of _view: turned back, then flipped back."""
+    x = torch.rot90(x, -turns, (-2, -1))
+    return x.flip(-1) if flip else x
+
+
+def _batch_scores(model: nn.Module, X: torch.Tensor, tta: bool, bf16: bool) -> torch.Tensor:
+    """Float32 scores (B, K, H, W) of a batch on the model's device (see predict_scores)."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(X.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return model(x).float()
+
+    if not tta:
+        return forward(X)
+    log_probs = torch.stack(
+        [
+            _unview(F.log_softmax(forward(_view(X, turns, flip)), dim=1), turns, flip)
+            for turns, flip in DIHEDRAL_VIEWS
+        ]
+    )  # (8, B, K, H, W), each view's log softmax back in the image's frame
+    # log of the mean probability, without the underflow of exp then log
+    return torch.logsumexp(log_probs, dim=0) - math.log(len(DIHEDRAL_VIEWS))
+
+
 @torch.no_grad()
-def predict_scores(model: nn.Module, images, batch_size: int = 64) -> np.ndarray:
-    """Class scores (N, K, H, W) float32 of images (N, 3, H, W) or (N, H, W, 3), in eval mode."""
+def predict_scores(
+    model: nn.Module, images, batch_size: int = 64, tta: bool = False, bf16: bool = False
+) -> np.ndarray:
+    """Class scores (N, K, H, W) float32 of images (N, 3, H, W) or (N, H, W, 3), in eval mode.
+
+    tta (test-time augmentation): the model sees each image in the 8 flips and quarter
+    turns of DIHEDRAL_VIEWS, each view's softmax is turned back to the image's frame, and
+    the scores returned are the log of their mean (log-probabilities: their softmax is
+    that mean). 8 forward passes; right where the labels turn with the image, as for the
+    shape scenes. bf16: the forward passes under torch.autocast in bfloat16.
+    """
     X = as_image_tensor(images)
     device = _device(model)
     model.eval()
     out = [
-        model(X[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(X), batch_size)
+        _batch_scores(model, X[i : i + batch_size].to(device), tta, bf16).cpu()
+        for i in range(0, len(X), batch_size)
     ]
     return torch.cat(out).numpy() if out else np.zeros((0, 0, *X.shape[2:]), np.float32)
 
 
 @torch.no_grad()
-def predict_masks(model: nn.Module, images, batch_size: int = 64) -> np.ndarray:
-    """Predicted label maps (N, H, W) int64: the argmax over the classes at every pixel."""
+def predict_masks(
+    model: nn.Module, images, batch_size: int = 64, tta: bool = False, bf16: bool = False
+) -> np.ndarray:
+    """Predicted label maps (N, H, W) int64: the argmax over the classes at every pixel of
+    the scores of predict_scores (with its tta and bf16)."""
     X = as_image_tensor(images)
     device = _device(model)
     model.eval()
     out = [
-        model(X[i : i + batch_size].to(device)).argmax(dim=1).cpu()
+        _batch_scores(model, X[i : i + batch_size].to(device), tta, bf16).argmax(dim=1).cpu()
         for i in range(0, len(X), batch_size)
     ]
     return torch.cat(out).numpy() if out else np.zeros((0, *X.shape[2:]), np.int64)
@@ -477,12 +622,15 @@ def evaluate_segmenter(
     num_classes: int,
     batch_size: int = 64,
     ignore_index: int | None = None,
+    tta: bool = False,
+    bf16: bool = False,
 ) -> dict:
     """Scores of `model` over a whole split, from ONE confusion matrix of all its pixels.
 
-    Background (label 0) is a class like the others. Returns a dict: "pixel_accuracy",
-    "mean_iou" (classes absent from truth and prediction left out), "per_class_iou" (K,)
-    (nan for those), "confusion" (K, K) int64 (rows truth, columns prediction).
+    Background (label 0) is a class like the others; tta and bf16 as in predict_scores.
+    Returns a dict: "pixel_accuracy", "mean_iou" (classes absent from truth and prediction
+    left out), "per_class_iou" (K,) (nan for those), "confusion" (K, K) int64 (rows truth,
+    columns prediction).
     """
     X = as_image_tensor(images)
     y = np.asarray(masks)
@@ -490,7 +638,8 @@ def evaluate_segmenter(
         raise ValueError(f"masks must be (N, H, W) = {(len(X), *X.shape[2:])}, got {y.shape}")
     conf = ConfusionMatrix(num_classes, ignore_index)
     for i in range(0, len(X), batch_size):
-        conf.update(y[i : i + batch_size], predict_masks(model, X[i : i + batch_size], batch_size))
+        predicted = predict_masks(model, X[i : i + batch_size], batch_size, tta, bf16)
+        conf.update(y[i : i + batch_size], predicted)
     return {
         "pixel_accuracy": conf.pixel_accuracy(),
         "mean_iou": conf.mean_iou(),
