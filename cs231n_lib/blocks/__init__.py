@@ -43,6 +43,11 @@ Imported as modules, since several name their functions alike (detect, train_...
   scene), log_depth_targets, DepthCNN, train_depth and PoseNet/train_pose (with the student's
   loss and rotation map), random_rotations_within, predict_log_depth, predict_codes,
   abs_rel_after_scale, quaternion_to_matrix (13_3d_vision)
+- video: clip classifiers on (N, T, C, H, W): SingleFrame, LateFusion, EarlyFusion, C3D,
+  TwoStream (frame differences), CNNRNN (GRU or LSTM), ConvGRUCell and ConvGRU,
+  DividedSpaceTimeBlock and SpaceTimeTransformer, SlowFast (time-strided lateral
+  connections); make_model, train_video_classifier, predict_clip_scores, clip_accuracy
+  (14_video)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.
