@@ -114,7 +114,8 @@ def center_over_time(features: torch.Tensor) -> torch.Tensor:
     mostly what the frames share (the background, the actor's look); the class is in their
     small changes. Subtracting the clip's mean, a fixed linear map, lets a head or an RNN see
     those changes from the first step: on the hard clips (1,200 steps, 1 thread) CNNRNN
-    reached 0.91 validation accuracy with it and 0.63 without.
+    reached 0.91 validation accuracy with it (learning rate 3e-3) and 0.53-0.63 without
+    (3e-3 and 1e-2); LateFusion 0.84-0.87 with it, 0.72-0.82 without.
     """
     return features - features.mean(dim=1, keepdim=True)
 
