@@ -44,3 +44,11 @@ def check_sizes(num_train: int | None, num_val: int, num_test: int, default_trai
     if num_train == 0:
         raise ValueError("num_train must be at least 1")
     return num_train
+
+
+def check_int(name: str, value: int, low: int) -> int:
+    """Return `value` as an int if it is an integer (not a bool) >= `low`, else raise a
+    ValueError naming `name`, the value and the bound."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)

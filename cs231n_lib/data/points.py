@@ -96,7 +96,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from cs231n_lib.data.layout import check_sizes
+from cs231n_lib.data.layout import check_int, check_sizes
 
 DESCRIPTION = (
     "surface point clouds of rotated 3-D primitives and compound objects, with poses, "
@@ -623,12 +623,6 @@ def _check_seed(seed: int) -> int:
     return int(seed)
 
 
-def _check_count(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def draw_sample(
     seed: int, split: str, index: int, variant: str = "easy", num_points: int = 1024
 ) -> Sample:
@@ -637,8 +631,8 @@ def draw_sample(
     spec = check_variant(variant)
     if split not in SPLITS:
         raise ValueError(f"split={split!r} is not one of {SPLITS}")
-    num_points = _check_count("num_points", num_points, 1)
-    index = _check_count("index", index, 0)
+    num_points = check_int("num_points", num_points, 1)
+    index = check_int("index", index, 0)
     sequence = np.random.SeedSequence([_check_seed(seed), spec.key, SPLITS.index(split), index])
     rng = np.random.default_rng(sequence)
     name = CLASSES[int(rng.integers(spec.num_classes))]
@@ -698,8 +692,8 @@ def load(
     if not np.issubdtype(np.dtype(dtype), np.floating):
         raise TypeError(f"dtype must be a floating type such as np.float32, got {np.dtype(dtype)}")
     seed = _check_seed(seed)
-    num_points = _check_count("num_points", num_points, 1)
-    resolution = _check_count("resolution", resolution, 1)
+    num_points = check_int("num_points", num_points, 1)
+    resolution = check_int("resolution", resolution, 1)
     num_train = check_sizes(num_train, num_val, num_test, default_train=2000)
     data: dict = {}
     for split, count in zip(SPLITS, (num_train, num_val, num_test), strict=True):
@@ -731,7 +725,7 @@ def voxelize(points: np.ndarray, resolution: int, bound: float = 1.0) -> np.ndar
     (R, R, R) float32, or (N, P, 3) -> (N, R, R, R); voxel [i, j, k] (x, y, z) is 1 if a
     point lies in [-b + i w, -b + (i + 1) w) x ... (w = 2 b / R; points on the far faces
     go to the last voxel); points outside the cube are dropped."""
-    resolution = _check_count("resolution", resolution, 1)
+    resolution = check_int("resolution", resolution, 1)
     pts = np.asarray(points, dtype=np.float64)
     if pts.shape[-1] != 3 or pts.ndim not in (2, 3):
         raise ValueError(f"points must be (P, 3) or (N, P, 3), got {pts.shape}")
@@ -751,14 +745,14 @@ def voxelize(points: np.ndarray, resolution: int, bound: float = 1.0) -> np.ndar
 def sdf_grid(solid: Solid, resolution: int, bound: float = 1.0) -> np.ndarray:
     """(R, R, R) float32 signed distances of `solid` at the voxel centres of
     [-bound, bound]^3 (an implicit surface on a grid, e.g. for skimage's marching_cubes)."""
-    centres = voxel_centres(_check_count("resolution", resolution, 1), bound)
+    centres = voxel_centres(check_int("resolution", resolution, 1), bound)
     return solid.sdf(centres).astype(np.float32)
 
 
 def solid_voxels(solid: Solid, resolution: int, bound: float = 1.0) -> np.ndarray:
     """(R, R, R) bool: the voxels of [-bound, bound]^3 whose centre lies inside `solid`
     (the true volume, e.g. for the IoU of a carved one)."""
-    return solid.contains(voxel_centres(_check_count("resolution", resolution, 1), bound))
+    return solid.contains(voxel_centres(check_int("resolution", resolution, 1), bound))
 
 
 @dataclass
@@ -786,7 +780,7 @@ class Camera:
         right = np.cross(up, self.direction)
         self.right = right / np.linalg.norm(right)
         self.up = np.cross(self.direction, self.right)
-        self.resolution = _check_count("resolution", self.resolution, 1)
+        self.resolution = check_int("resolution", self.resolution, 1)
 
     def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """x (..., 3) -> rows, cols (...) float pixel coordinates (pixel r spans [r, r + 1))
@@ -808,7 +802,7 @@ class Camera:
 def cameras_around(count: int, **kwargs) -> list[Camera]:
     """`count` cameras spread evenly over the sphere (a Fibonacci spiral of directions);
     kwargs go to Camera (resolution, extent, distance)."""
-    count = _check_count("count", count, 1)
+    count = check_int("count", count, 1)
     k = np.arange(count) + 0.5
     z = 1 - 2 * k / count
     phi = k * math.pi * (3 - math.sqrt(5))

@@ -76,7 +76,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from cs231n_lib.data.layout import check_sizes
+from cs231n_lib.data.layout import check_int, check_sizes
 
 DESCRIPTION = (
     "16-frame 32x32 clips of a moving shape whose class only the motion tells (direction, "
@@ -182,12 +182,6 @@ def check_variant(variant: str) -> Variant:
     return VARIANTS[variant]
 
 
-def _check_int(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 # -- drawing --------------------------------------------------------------------------
 
 
@@ -244,8 +238,8 @@ def _panned(texture: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     (row, col, sub-pixel, bilinear)."""
     T = len(offsets)
     grid = np.arange(SIZE, dtype=np.float64)
-    rows = offsets[:, 0, None, None] + grid[None, :, None] + 0 * grid[None, None, :]
-    cols = offsets[:, 1, None, None] + 0 * grid[None, :, None] + grid[None, None, :]
+    rows = np.broadcast_to(offsets[:, 0, None, None] + grid[None, :, None], (T, SIZE, SIZE))
+    cols = np.broadcast_to(offsets[:, 1, None, None] + grid[None, None, :], (T, SIZE, SIZE))
     coords = np.stack([rows.ravel(), cols.ravel()])
     out = ndimage.map_coordinates(texture, coords, order=1, mode="grid-wrap")
     return out.reshape(T, SIZE, SIZE)
@@ -320,10 +314,10 @@ def draw_clip(
     spec = check_variant(variant)
     if split not in SPLITS:
         raise ValueError(f"split={split!r} is not one of {SPLITS}")
-    T = _check_int("num_frames", num_frames, 2)
-    index = _check_int("index", index, 0)
+    T = check_int("num_frames", num_frames, 2)
+    index = check_int("index", index, 0)
     sequence = np.random.SeedSequence(
-        [_check_int("seed", seed, 0), spec.key, SPLITS.index(split), index]
+        [check_int("seed", seed, 0), spec.key, SPLITS.index(split), index]
     )
     rng = np.random.default_rng(sequence)
     label = int(rng.integers(len(CLASSES)))
@@ -393,8 +387,8 @@ def load(
         raise ValueError(f"layout={layout!r} is not one of {sorted(LAYOUTS)}")
     if not np.issubdtype(np.dtype(dtype), np.floating):
         raise TypeError(f"dtype must be a floating type such as np.float32, got {np.dtype(dtype)}")
-    T = _check_int("num_frames", num_frames, 2)
-    _check_int("seed", seed, 0)
+    T = check_int("num_frames", num_frames, 2)
+    check_int("seed", seed, 0)
     num_train = check_sizes(num_train, num_val, num_test, default_train=6000)
     data: dict = {}
     for split, count in zip(SPLITS, (num_train, num_val, num_test), strict=True):
