@@ -20,7 +20,8 @@ lab: setup
 	$(BIN)/cs231n lab $(if $(PORT),--port $(PORT))
 
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax --nbval-cell-timeout=600 --durations=25
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax --nbval-cell-timeout=600 \
+		--nbval-kernel-startup-timeout=300 --durations=25
 
 lint: setup
 	$(BIN)/ruff check cs231n_lib tests benchmarks solutions

@@ -15,6 +15,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from cs231n_lib.grading.limits import KERNEL_STARTUP_SECONDS
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 SEEDS = range(10)
@@ -39,6 +41,7 @@ def run_under_seeds(path: Path, seeds=SEEDS, timeout: int = 600) -> list[str]:
     client = NotebookClient(
         nb,
         timeout=timeout,
+        startup_timeout=KERNEL_STARTUP_SECONDS,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )

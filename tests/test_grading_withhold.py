@@ -582,7 +582,8 @@ def test_notebook_runs_without_its_own_answers(notebook, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(package_dir.parent), CS231N_FAST="1")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     client = NotebookClient(
-        nb, timeout=300, kernel_name="python3", allow_errors=True,
+        nb, timeout=300, startup_timeout=limits.KERNEL_STARTUP_SECONDS, kernel_name="python3",
+        allow_errors=True,
         resources={"metadata": {"path": str(notebook.parent)}},
     )  # fmt: skip
     client.execute(env=env)

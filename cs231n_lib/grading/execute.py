@@ -43,6 +43,7 @@ from cs231n_lib.grading import sandbox, trusted
 from cs231n_lib.grading.escape import cap_text
 from cs231n_lib.grading.limits import (
     DEFAULT_LIMITS,
+    KERNEL_STARTUP_SECONDS,
     MEMORY_POLL_SECONDS,
     SANDBOX_MAX_PROCESSES,
     Limits,
@@ -109,6 +110,9 @@ class GuardedExecute(Execute):
     kernel_dir = Unicode(help="folder for the connection file and sockets").tag(config=True)
     package_dirs = Dict(
         help="notebook name -> the package copy its kernel imports (withhold.py)"
+    ).tag(config=True)
+    startup_timeout = Integer(
+        KERNEL_STARTUP_SECONDS, help="seconds for a new kernel to answer"
     ).tag(config=True)
     trusted_tests = Bool(
         True, help="run test cells in this process, not in the student's kernel"

@@ -37,6 +37,10 @@ SANDBOX_MAX_PROCESSES = 256
 # process is also held to Limits.memory of address space by RLIMIT_AS, and the sandbox's
 # tmpfs folders (/tmp, /dev/shm, /submission) are capped by their sizes above.
 MEMORY_POLL_SECONDS = 0.2
+# How long a new kernel may take to answer its first message. nbclient's default (60 s) was
+# not enough on a loaded 2-core CI machine (two kernels timed out there at once); a kernel
+# that never answers is still ended by the notebook's time limit.
+KERNEL_STARTUP_SECONDS = 300
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cs231n_lib.grading.escape import cap_text, one_line
-from cs231n_lib.grading.limits import DEFAULT_LIMITS
+from cs231n_lib.grading.limits import DEFAULT_LIMITS, KERNEL_STARTUP_SECONDS
 from cs231n_lib.grading.notebooks import (
     NotebookError,
     grade_id,
@@ -344,6 +344,7 @@ def check_notebook(
     client = NotebookClient(
         nb,
         timeout=DEFAULT_LIMITS.cell_timeout,  # as the autograder's
+        startup_timeout=KERNEL_STARTUP_SECONDS,
         interrupt_on_timeout=True,  # the cell fails, the rest still runs
         allow_errors=True,
         kernel_name="python3",
