@@ -1,10 +1,10 @@
 """The grading contract of DESIGN.md, checked for every assignment folder in solutions/.
 
 For each assignment: assignments/ is what nbgrader makes from solutions/ now; the
-solution submitted as a student's scores full marks; the untouched release scores 0;
-each buggy submission of tests/buggy/<assignment>.py loses exactly the points of the
-cells it names and keeps all others; the solution with every local variable renamed to a
-forbidden-looking name (tests/renamed_locals.py) still scores full marks. Every
+solution submitted as a student's, with every local variable renamed to a
+forbidden-looking name (tests/renamed_locals.py), scores full marks; the untouched release
+scores 0; each buggy submission of tests/buggy/<assignment>.py loses exactly the points of
+the cells it names and keeps all others (so the solution as written is graded there). Every
 submission made from the solution is handed in with the files of
 tests/fixtures/<assignment>/ but its README.md, as a student hands in what a notebook
 saved (07's trained weights).
@@ -27,7 +27,7 @@ import renamed_locals
 
 from cs231n_lib.grading import course, sandbox
 from cs231n_lib.grading.intake import Submission
-from cs231n_lib.grading.results import CellResult
+from cs231n_lib.grading.results import CellResult, SubmissionResult
 from cs231n_lib.grading.scale import make_bundle
 from cs231n_lib.grading.worker import AssignmentBundle, grade_submission
 
@@ -119,11 +119,41 @@ def grade(
     """Grade `notebooks` (file name -> notebook) and `other_files` (name -> bytes) as
     `student`'s submission, as `cs231n grade` does; returns {grade_id: CellResult} of the
     autograded cells."""
+    result = grade_result(bundle, student, notebooks, other_files)
+    return {c.grade_id: c for c in result.cells if c.status != "manual"}
+
+
+def grade_result(
+    bundle: AssignmentBundle,
+    student: str,
+    notebooks: dict[str, nbformat.NotebookNode],
+    other_files: dict[str, bytes] | None = None,
+) -> SubmissionResult:
+    """grade()'s whole SubmissionResult (the autograded notebooks included)."""
     files = dict(other_files or {})
     files |= {name: nbformat.writes(nb).encode() for name, nb in notebooks.items()}
     result = grade_submission(Submission(student, files), bundle)
     assert result.success, f"grading {student} failed: {result.error}"
-    return {c.grade_id: c for c in result.cells if c.status != "manual"}
+    return result
+
+
+def errors_outside_tests(result: SubmissionResult) -> list[str]:
+    """The errors that cells other than the graded test cells raised in the autograded
+    notebooks (the kernel imports the package copy without the notebook's answers)."""
+    found = []
+    for name, data in sorted(result.autograded.items()):
+        if not name.endswith(".ipynb"):
+            continue
+        for index, cell in enumerate(nbformat.reads(data.decode(), as_version=4).cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or (meta.get("grade") and not meta.get("solution")):
+                continue
+            found += [
+                f"{name} cell {index}: {out.get('ename')}: {str(out.get('evalue'))[:300]}"
+                for out in cell.get("outputs", [])
+                if out.get("output_type") == "error"
+            ]
+    return found
 
 
 def _shown(cell: CellResult) -> tuple:
@@ -146,17 +176,14 @@ def fixture_files(assignment: str) -> dict[str, bytes]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_scores_full_marks(bundles, assignment):
-    solution = _notebooks(REPO / "solutions" / assignment)
-    cells = grade(bundles(assignment), "solution", solution, fixture_files(assignment))
-    assert cells, "the assignment has no autograded cells"
-    short = {gid: _shown(c) for gid, c in cells.items() if c.score != c.max_score}
-    assert not short, f"solution cells without full marks (score, max, why): {short}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_with_any_local_names_scores_full_marks(bundles, assignment):
+def test_solution_scores_full_marks_under_any_local_names(bundles, assignment):
+    """The solution, every local variable renamed to a forbidden-looking name, scores full
+    marks, and none of its other cells fails in the grader's kernel (the package copy
+    without the notebook's answers: what the notebook needs from other notebooks is still
+    there). The solution as written is graded in every buggy submission too: each cell no
+    bug of the batch touches must keep its points there. Only when this fails is the
+    solution as written graded as well, to tell a failing solution from a check that
+    judges local names."""
     notebooks = _notebooks(REPO / "solutions" / assignment)
     pool = renamed_locals.forbidden_words(notebooks.values()) + list(renamed_locals.GENERIC)
     renamed, count = {}, 0
@@ -164,12 +191,25 @@ def test_solution_with_any_local_names_scores_full_marks(bundles, assignment):
         renamed[name], n = renamed_locals.rename_locals(nb, pool)
         count += n
     assert count, "no local variable was renamed: is tests/renamed_locals.py still working?"
-    cells = grade(bundles(assignment), "renamed", renamed, fixture_files(assignment))
+    result = grade_result(bundles(assignment), "renamed", renamed, fixture_files(assignment))
+    cells = {c.grade_id: c for c in result.cells if c.status != "manual"}
+    assert cells, "the assignment has no autograded cells"
+    errors = errors_outside_tests(result)
+    assert not errors, (
+        "cells of the solution fail in the grader's kernel, which imports the package without "
+        f"the notebook's answers and oracles (does a cell call one?): {errors}"
+    )
     short = {gid: _shown(c) for gid, c in cells.items() if c.score != c.max_score}
-    assert not short, (
+    if not short:
+        return
+    plain = grade(bundles(assignment), "solution", notebooks, fixture_files(assignment))
+    plain_short = {gid: _shown(c) for gid, c in plain.items() if c.score != c.max_score}
+    assert not plain_short, f"solution cells without full marks (score, max, why): {plain_short}"
+    raise AssertionError(
         f"a correct solution whose {count} locals carry names such as "
-        f"{pool[:6]} loses points (score, max, why): {short}; an own-implementation check "
-        "must judge what code calls, never its local names"
+        f"{pool[:6]} loses points (score, max, why): {short}, while the solution as written "
+        "scores full marks; an own-implementation check must judge what code calls, never "
+        "its local names"
     )
 
 

@@ -613,10 +613,3 @@ def cached_withheld_package(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return package
-
-
-def withheld_for_notebook(source_notebook: Path, cache_dir: Path) -> Path:
-    """The cached copy of the package for grading one notebook (its SOURCE, in solutions/)."""
-    return cached_withheld_package(
-        exercises(source_notebook), notebook_label(source_notebook), cache_dir
-    )
