@@ -48,6 +48,13 @@ Imported as modules, since several name their functions alike (detect, train_...
   DividedSpaceTimeBlock and SpaceTimeTransformer, SlowFast (time-strided lateral
   connections); make_model, train_video_classifier, predict_clip_scores, clip_accuracy
   (14_video)
+- understanding: ShapesNet and DigitsNet (named conv stages), feature_layers,
+  train_classifier (budgets in TRAINING), occlusion_map, fooling_success and fgsm_curve
+  (with the student's attacks), class_visualization (jitter, blur, clamp around the
+  student's update step), invert_features, nearest_neighbours (15_understanding)
+- style: load_photos (the bundled photographs), to_tensor/to_image, RandomFeatures
+  (multi-scale random filters), LayerFeatures (a trained network's activations),
+  style_transfer (with the student's losses) (15_understanding)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.
