@@ -247,3 +247,22 @@ def test_predict_in_batches_equals_one_pass_in_eval_mode(rng):
     assert not model.training and out.shape == (23, 2) and not out.requires_grad
     with torch.no_grad():  # dropout off: eval mode, so the batches equal one pass
         torch.testing.assert_close(out, model(torch.as_tensor(inputs, dtype=torch.float32)))
+
+
+@pytest.mark.parametrize(("num_items", "batch_size"), [(10, 3), (4, 4), (3, 8)])
+def test_epoch_batches_visit_every_item_once_per_epoch(num_items, batch_size):
+    from cs231n_lib.blocks.training import epoch_batches
+
+    next_batch = epoch_batches(num_items, batch_size, torch.Generator().manual_seed(0))
+    size = min(batch_size, num_items)
+    per_epoch = num_items // size
+    expected = torch.Generator().manual_seed(0)
+    for epoch in range(3):
+        order = torch.randperm(num_items, generator=expected)
+        batches = [next_batch() for _ in range(per_epoch)]
+        assert all(b.shape == (size,) and b.dtype == torch.int64 for b in batches)
+        got = torch.cat(batches)
+        assert torch.equal(got, order[: per_epoch * size]), (
+            f"epoch {epoch}: batches should be the consecutive slices of one permutation per "
+            f"epoch (the remainder dropped); got {got.tolist()}, permutation {order.tolist()}"
+        )

@@ -15,6 +15,7 @@ import scipy.spatial.distance
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch_cases import perturbed
 
 from cs231n_lib.blocks import understanding as U
 
@@ -29,21 +30,6 @@ def linear_model(seed=0, C=C, H=H, W=W, K=K):
     """scores = W flatten(x) + b, in eval mode: every gradient with respect to x is closed form."""
     torch.manual_seed(seed)
     return nn.Sequential(nn.Flatten(), nn.Linear(C * H * W, K)).eval()
-
-
-def perturbed(model, seed=0, scale=0.1):
-    """model in eval mode with weights and batch-norm statistics moved off their initial
-    values, so that no unit sits at a special point."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=generator))
-        for name, b in model.named_buffers():
-            if name.endswith("running_var"):
-                b.uniform_(0.5, 2.0, generator=generator)
-            elif name.endswith("running_mean"):
-                b.normal_(0.0, 0.1, generator=generator)
-    return model.eval()
 
 
 def fool_by_normalized_ascent(X, target_y, model, learning_rate=0.1, max_steps=100):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch_cases import perturbed
 
 from cs231n_lib.blocks import video as V
 
@@ -20,21 +21,6 @@ def clips_of(seed, N=3, T=8, C=1, H=16, W=16, requires_grad=False):
     generator = torch.Generator().manual_seed(seed)
     clips = torch.rand(N, T, C, H, W, generator=generator)
     return clips.requires_grad_(requires_grad)
-
-
-def perturbed(model, seed=0, scale=0.1):
-    """model in eval mode with its weights and batch-norm statistics moved off their
-    initial values, so that no gate or statistic sits at a special point."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=generator))
-        for name, b in model.named_buffers():
-            if name.endswith("running_var"):
-                b.uniform_(0.5, 2.0, generator=generator)
-            elif name.endswith("running_mean"):
-                b.normal_(0.0, 0.1, generator=generator)
-    return model.eval()
 
 
 def capture_input(module):

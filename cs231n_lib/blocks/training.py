@@ -184,6 +184,24 @@ def train_steps(
     return {"loss": losses, "seconds": seconds, "seconds_per_step": seconds / num_steps}
 
 
+def epoch_batches(num_items: int, batch_size: int, generator: torch.Generator):
+    """The batch sampler of the fixed-step trainers: a function that returns the indices
+    (min(batch_size, num_items),) int64 of the next batch. Batches run through random
+    permutations of range(num_items) drawn from `generator`, every item once per epoch;
+    an epoch's remainder shorter than a batch is dropped."""
+    size = min(batch_size, num_items)
+    order = torch.empty(0, dtype=torch.int64)
+
+    def next_batch() -> torch.Tensor:
+        nonlocal order
+        if len(order) < size:
+            order = torch.randperm(num_items, generator=generator)
+        batch, order = order[:size], order[size:]
+        return batch
+
+    return next_batch
+
+
 def predict_in_batches(model: nn.Module, inputs: np.ndarray, batch_size: int) -> torch.Tensor:
     """model(inputs) in eval mode without gradients, `batch_size` rows at a time on the model's
     device: inputs (N, ...) as float32 -> the outputs concatenated on the CPU, (N, ...)."""

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cs231n_lib.blocks.training import predict_in_batches, train_steps
+from cs231n_lib.blocks.training import epoch_batches, predict_in_batches, train_steps
 
 
 def _check_positive_int(value, name: str) -> int:
@@ -238,13 +238,10 @@ def train_classifier(
     images = torch.as_tensor(X, dtype=torch.float32)
     labels = torch.as_tensor(y, dtype=torch.int64)
     generator = torch.Generator().manual_seed(seed)
-    size = min(batch_size, len(images))
-    order: list[torch.Tensor] = []
+    next_batch = epoch_batches(len(images), batch_size, generator)
 
     def batch_loss() -> torch.Tensor:
-        if not order or len(order[0]) < size:
-            order[:] = [torch.randperm(len(images), generator=generator)]
-        batch, order[0] = order[0][:size], order[0][size:]
+        batch = next_batch()
         inputs = _dihedral(images[batch], generator) if symmetric else images[batch]
         return F.cross_entropy(model(inputs.to(device)), labels[batch].to(device))
 

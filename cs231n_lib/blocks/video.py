@@ -45,7 +45,7 @@ from torch import nn
 
 from cs231n_lib import config
 from cs231n_lib.blocks.attention import FeedForward, MultiHeadAttention
-from cs231n_lib.blocks.training import predict_in_batches, train_steps
+from cs231n_lib.blocks.training import epoch_batches, predict_in_batches, train_steps
 
 
 def _check_clips(clips: torch.Tensor, num_frames: int | None = None, channels: int | None = None):
@@ -618,14 +618,10 @@ def train_video_classifier(
     model.to(device)
     clips = torch.as_tensor(X, dtype=torch.float32)
     labels = torch.as_tensor(y, dtype=torch.int64)
-    generator = torch.Generator().manual_seed(seed)
-    size = min(batch_size, len(clips))
-    order: list[torch.Tensor] = []
+    next_batch = epoch_batches(len(clips), batch_size, torch.Generator().manual_seed(seed))
 
     def batch_loss() -> torch.Tensor:
-        if not order or len(order[0]) < size:
-            order[:] = [torch.randperm(len(clips), generator=generator)]
-        batch, order[0] = order[0][:size], order[0][size:]
+        batch = next_batch()
         scores = model(clips[batch].to(device))
         return F.cross_entropy(scores, labels[batch].to(device))
 
