@@ -2,7 +2,7 @@
 
 Not a test: run it by hand and read the table.
 
-    .venv/bin/python benchmarks/conv_im2col.py [--repeats 5] [--threads N]
+    .venv/bin/python benchmarks/conv_im2col.py [--repeats 5] [--threads 2]
 
 For each shape, both implementations get the same float32 inputs and upstream gradient;
 their outputs and gradients are compared before timing. The ratio is the best im2col
@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import functools
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from timing import THREADS, compare, geometric_mean, print_rows, use_threads
 
 from cs231n_lib.layers.conv import conv_backward_im2col, conv_forward_im2col
+
+BAR = 1.5  # issue 26: im2col forward + backward within 1.5x of torch's conv2d
 
 # (N, C, H, W), (F, HH, WW), stride, pad: a CIFAR-sized first layer, a deeper 3x3 layer,
 # and a strided one.
@@ -44,28 +46,11 @@ def run_torch(x, w, b, conv_param, dout) -> tuple:
     return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 
 
-def best_time(fn, repeats: int) -> float:
-    """The fastest of `repeats` calls, after one warm-up call, in seconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def measure(repeats: int = 5, threads: int = THREADS) -> dict:
+    """Each shape of SHAPES, checked against torch, then timed (run.py's "conv" item)."""
+    use_threads(threads)
     rng = np.random.default_rng(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32, CPU")
-    print(f"{'x':>18} {'w':>14} {'S':>2} {'P':>2} {'im2col s':>9} {'torch s':>8} {'ratio':>6}")
-    ratios = []
+    rows = []
     for x_shape, (num_filters, kh, kw), stride, pad in SHAPES:
         x = rng.standard_normal(x_shape).astype(np.float32)
         w = (0.1 * rng.standard_normal((num_filters, x_shape[1], kh, kw))).astype(np.float32)
@@ -73,24 +58,26 @@ def main() -> None:
         conv_param = {"stride": stride, "pad": pad}
         out, _ = conv_forward_im2col(x, w, b, conv_param)
         dout = rng.standard_normal(out.shape).astype(np.float32)
-
-        numpy_layer = functools.partial(run_numpy, x, w, b, conv_param, dout)
-        torch_layer = functools.partial(run_torch, x, w, b, conv_param, dout)
-        for name, ours, theirs in zip(
-            ("out", "dx", "dw", "db"), numpy_layer(), torch_layer(), strict=True
-        ):
-            scale = np.abs(theirs).max()
-            if np.abs(ours - theirs).max() > 1e-3 * scale:
-                raise RuntimeError(f"{name} differs from torch for x {x_shape}")
-        ours_s = best_time(numpy_layer, args.repeats)
-        torch_s = best_time(torch_layer, args.repeats)
-        ratios.append(ours_s / torch_s)
-        w_shape = (num_filters, x_shape[1], kh, kw)
-        print(
-            f"{str(x_shape):>18} {str(w_shape):>14} {stride:>2} {pad:>2} "
-            f"{ours_s:>9.4f} {torch_s:>8.4f} {ratios[-1]:>6.1f}"
+        shape = f"x {x_shape}, w {(num_filters, x_shape[1], kh, kw)}, S {stride}, P {pad}"
+        rows.append(
+            compare(
+                "conv (im2col)",
+                shape,
+                functools.partial(run_numpy, x, w, b, conv_param, dout),
+                functools.partial(run_torch, x, w, b, conv_param, dout),
+                repeats,
+            )
         )
-    print(f"geometric mean ratio im2col / torch: {np.exp(np.mean(np.log(ratios))):.1f}x")
+    ratios = [row["ratio"] for row in rows]
+    return {"rows": rows, "geomean": geometric_mean(ratios), "bar": BAR, "threads": threads}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
+    args = parser.parse_args()
+    print_rows(measure(args.repeats, args.threads)["rows"])
 
 
 if __name__ == "__main__":
