@@ -207,12 +207,13 @@ def run_items(chosen: list[Item], fresh: bool) -> None:
                 print(f"[{number}/{len(chosen)}] {item.id}: kept (current)", flush=True)
                 continue
         print(f"[{number}/{len(chosen)}] {item.id} ...", flush=True)
-        start = time.monotonic()
+        start, load = time.monotonic(), os.getloadavg()[0]
         try:
             result = item.run()
         except Exception as exc:  # one failing benchmark must not lose the others
             result = {"error": f"{type(exc).__name__}: {exc}"}
         result.update(digest=digest, machine=where, seconds=round(time.monotonic() - start, 1))
+        result["load"] = round(max(load, os.getloadavg()[0]), 1)  # other work on the machine
         item.path.write_text(json.dumps(result, indent=1))
         print(f"    {report.summary(item.id, result)}", flush=True)
 

@@ -13,6 +13,7 @@ from sklearn.datasets import load_sample_image
 from torch import nn
 
 from cs231n_lib.blocks import style as S
+from cs231n_lib.blocks.understanding import ShapesNet, feature_layers
 
 # -- the losses a student writes, here as independent references ---------------------------
 
@@ -277,6 +278,23 @@ def test_layer_features_default_to_every_relu_of_features():
     assert [tuple(f.shape) for f in feats] == [(1, 4, 16, 16), (1, 6, 8, 8)]
 
 
+def test_layer_features_default_to_the_stages_of_a_shapes_net():
+    """A ShapesNet's features are stages (nn.Sequential) that each end in a ReLU: each stage's
+    output is a layer, the feature maps at full, 1/2, 1/4 and 1/8 resolution."""
+    net = small_shapes_net()
+    stages = ["stage1", "stage2", "stage3", "stage4"]
+    assert S.relu_indices(net) == [0, 1, 2, 3], f"got {S.relu_indices(net)}"
+    assert S.relu_indices(nn.Sequential(nn.Sequential(nn.ReLU(), nn.Conv2d(1, 1, 1)))) == [], (
+        "a block whose last module is not a ReLU does not end in one"
+    )
+    x = torch.rand(1, 3, 32, 24, generator=torch.Generator().manual_seed(0))
+    feats = S.LayerFeatures(net)(S.to_tensor(x[0].permute(1, 2, 0).numpy()))
+    with torch.no_grad():
+        expected = feature_layers(net, x, stages)
+    for feat, name in zip(feats, stages, strict=True):
+        torch.testing.assert_close(feat, expected[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
 def test_layer_features_stay_in_eval_mode_and_leave_the_network_alone():
     net = small_net().train()
     extractor = S.LayerFeatures(net, layers=[2]).train()
@@ -438,21 +456,28 @@ def test_random_settings_stylize_in_a_few_steps(photos):
     )
 
 
-def test_layer_settings_fit_a_network_of_four_relu_blocks(photos):
-    """LAYER_SETTINGS's layers are indices into LayerFeatures' default maps (one per ReLU)
-    of a 4-block network; its weights belong to a trained one, so only the fit is tested."""
+def four_relu_blocks():
     torch.manual_seed(0)
     blocks = [[nn.Conv2d(c, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()] for c in (3, 4, 4, 4)]
     pool = nn.MaxPool2d(2)
-    net = nn.Sequential(*blocks[0], pool, *blocks[1], pool, *blocks[2], pool, *blocks[3])
+    return nn.Sequential(*blocks[0], pool, *blocks[1], pool, *blocks[2], pool, *blocks[3])
+
+
+def small_shapes_net():
+    torch.manual_seed(0)
+    return ShapesNet(widths=(4, 6, 8, 8)).eval()
+
+
+@pytest.mark.parametrize("make_net", [four_relu_blocks, small_shapes_net])
+def test_layer_settings_fit_a_network_of_four_relu_blocks(photos, make_net):
+    """LAYER_SETTINGS's layers are indices into LayerFeatures' default maps (one per ReLU or
+    ReLU-ending stage) of a 4-block network such as the notebook's ShapesNet; its weights
+    belong to a trained one, so only the fit is tested."""
+    extractor = S.LayerFeatures(make_net())
+    assert len(extractor.layers) == 4, f"4 blocks, 4 default layers: {extractor.layers}"
     settings = {**S.LAYER_SETTINGS, "num_steps": 3}
     result = S.style_transfer(
-        photos["chelsea"],
-        photos["china"],
-        S.LayerFeatures(net),
-        losses=LOSSES,
-        progress=False,
-        **settings,
+        photos["chelsea"], photos["china"], extractor, losses=LOSSES, progress=False, **settings
     )
     assert len(result["loss"]) == 3 and np.isfinite(result["loss"]).all(), result["loss"]
 

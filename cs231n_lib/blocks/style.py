@@ -63,19 +63,22 @@ RANDOM_SETTINGS = {
     "num_steps": 200,
     "learning_rate": 0.1,
 }
-# - LayerFeatures(net) of a 4-block conv-BN-ReLU net (16, 32, 64, 64 channels, 2 x 2 max
-#   pooling between blocks) trained on the easy shapes (0.76 validation accuracy):
-#   0.013-0.027 s per step; a grain of edges and the style's dark/light contrast by step
-#   100, little of its colour (probably because the shapes' classes do not depend on
-#   colour). Its style losses start 3-500 times smaller than RandomFeatures' (1e-3 to
-#   0.4), hence the larger weights: another network needs its own (make each layer's weight
-#   times its first style loss about equal).
+# - LayerFeatures(net) of a ShapesNet (blocks.understanding: 4 conv-BN-ReLU stages of 16,
+#   32, 64 and 128 channels, 2 x 2 max pooling before each stage but the first; a layer is a
+#   stage's output, fields of view 3, 8, 18 and 38 px) trained as in
+#   15_understanding/style_transfer.ipynb (the easy shapes at 32 x 32, 1,000 steps, 0.91
+#   validation accuracy): 0.010-0.014 s per step. Its first style losses are 2e-4 to 3e-2,
+#   15 to 3,000 times smaller than RandomFeatures' and unequal across stages, so each
+#   stage's weight times its first loss is about 400-900 (china as the style), as for
+#   RandomFeatures. By step 200: a grain of small dark and light marks and the style's
+#   contrast, some of its colour; the style loss falls 50-120 times, still falling.
+#   tv_weight 1e-2 turned the grain into a grid of dots, 0 into pixel noise.
 LAYER_SETTINGS = {
-    "content_layer": 1,  # after the second ReLU, at half resolution
-    "style_layers": (0, 1, 2, 3),  # after every ReLU (LayerFeatures' default layers)
-    "content_weight": 3e-3,
-    "style_weights": (1e5, 3e5, 1e6, 1e4),
-    "tv_weight": 1e-2,
+    "content_layer": 1,  # the second stage, at half resolution: 8 px windows
+    "style_layers": (0, 1, 2, 3),  # every stage (LayerFeatures' default layers)
+    "content_weight": 1e-2,
+    "style_weights": (1e5, 3e5, 2e6, 3e4),
+    "tv_weight": 3e-3,
     "num_steps": 200,
     "learning_rate": 0.1,
 }
@@ -247,9 +250,17 @@ def _as_sequential(network: nn.Module) -> nn.Sequential:
     )
 
 
+def _ends_in_relu(module: nn.Module) -> bool:
+    if isinstance(module, nn.ReLU):
+        return True
+    return isinstance(module, nn.Sequential) and len(module) > 0 and _ends_in_relu(module[-1])
+
+
 def relu_indices(network: nn.Module) -> list[int]:
-    """Indices of the ReLU modules of an nn.Sequential (or of a module's `features`)."""
-    return [i for i, layer in enumerate(_as_sequential(network)) if isinstance(layer, nn.ReLU)]
+    """Indices of the modules of an nn.Sequential (or of a module's `features`) whose output
+    is a ReLU's: a ReLU, or a block (an nn.Sequential, such as a ShapesNet stage) whose last
+    module is one."""
+    return [i for i, layer in enumerate(_as_sequential(network)) if _ends_in_relu(layer)]
 
 
 class LayerFeatures(nn.Module):
@@ -261,7 +272,8 @@ class LayerFeatures(nn.Module):
       a classifier for instance, are not used). It is COPIED, in eval mode (batch norm uses
       its running statistics) with no gradient on its weights, so the caller's network is
       left as it was.
-    - layers: distinct indices into the sequential (None: after every ReLU, relu_indices).
+    - layers: distinct indices into the sequential (None: after every ReLU and
+      every block that ends in one, relu_indices).
     - input_mean, input_std: the per-channel normalization the network was trained on,
       pixel' = (pixel - input_mean) / input_std; the default (0, 1) is a network trained on
       pixels in [0, 1], the course's convention. x is mapped from to_tensor's MEAN / STD to

@@ -107,6 +107,9 @@ EQUIVALENTS: dict[str, tuple[str, ...]] = {
     # and evaluate_vae for later notebooks; vae.ipynb passes the student's own).
     "reparametrize": ("sample_gaussian",),
     "loss_function": ("negative_elbo",),
+    # 15 style_transfer: blocks.understanding's total-variation prior of feature inversion
+    # (means instead of sums, but one line from the student's tv_loss).
+    "tv_loss": ("_tv",),
 }
 
 # Decorators a stub keeps: they make a method what it is (others may run withheld code).
