@@ -11,13 +11,12 @@ time over the best torch time (torch on the CPU, with autograd for the backward 
 
 from __future__ import annotations
 
-import argparse
 import functools
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from timing import THREADS, compare, geometric_mean, print_rows, use_threads
+from timing import THREADS, compare, main, summary, use_threads
 
 from cs231n_lib.layers.conv import conv_backward_im2col, conv_forward_im2col
 
@@ -68,17 +67,8 @@ def measure(repeats: int = 5, threads: int = THREADS) -> dict:
                 repeats,
             )
         )
-    ratios = [row["ratio"] for row in rows]
-    return {"rows": rows, "geomean": geometric_mean(ratios), "bar": BAR, "threads": threads}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
-    args = parser.parse_args()
-    print_rows(measure(args.repeats, args.threads)["rows"])
+    return summary(rows, BAR, threads)
 
 
 if __name__ == "__main__":
-    main()
+    main(measure, __doc__)

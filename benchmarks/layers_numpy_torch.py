@@ -11,13 +11,12 @@ outputs and every gradient are compared before timing. The ratio is numpy over t
 
 from __future__ import annotations
 
-import argparse
 import functools
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from timing import THREADS, compare, geometric_mean, print_rows, use_threads
+from timing import THREADS, compare, main, summary, use_threads
 from torch import nn
 
 from cs231n_lib.layers.attention import attention_backward, attention_forward
@@ -147,17 +146,8 @@ def measure(repeats: int = 5, threads: int = THREADS) -> dict:
             repeats,
         )
     )
-    ratios = [row["ratio"] for row in rows]
-    return {"rows": rows, "geomean": geometric_mean(ratios), "bar": None, "threads": threads}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
-    args = parser.parse_args()
-    print_rows(measure(args.repeats, args.threads)["rows"])
+    return summary(rows, None, threads)
 
 
 if __name__ == "__main__":
-    main()
+    main(measure, __doc__)

@@ -4,12 +4,13 @@
 
 The notebook runs top to bottom in a fresh kernel, in a scratch copy of its folder (so that
 nothing it writes lands in the course: run in place, 07's challenge saves its weights into
-tests/fixtures/), in fast mode (CS231N_FAST=1) unless --full. Wall seconds count from the
-first cell to the end of the last (the kernel's start is reported apart); CPU seconds are
-those of the kernel and everything it started (user + system), read from the operating
-system when the kernel has exited. In full mode the expressions of benchmarks/targets.py are then
-evaluated in the same kernel, so the metric is the one the notebook computed, not a
-second run. Prints one JSON object; run.py calls `execute` directly.
+tests/fixtures/, of which the copy gets its own), in fast mode (CS231N_FAST=1) unless
+--full. Wall seconds count from the first cell to the end of the last (the kernel's start
+is reported apart); CPU seconds are those of the kernel and everything it started (user +
+system), read from the operating system when the kernel has exited. In full mode the
+expressions of benchmarks/targets.py are then evaluated in the same kernel, so the metric
+is the one the notebook computed, not a second run. Prints one JSON object; run.py calls
+`execute` directly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import sys
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from targets import TARGETS, Target  # noqa: E402
 
 PROBE_MARK = "CS231N_BENCH_PROBES "
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CELL_TIMEOUT = 3600  # seconds for one cell in full mode (the longest trains for minutes)
 THREADS = "2"  # torch and BLAS threads in every measured process (the issue's rule)
 
@@ -70,6 +73,12 @@ def _probe_values(cell) -> dict:
     return {}
 
 
+def _last_line(message: str) -> str:
+    """The last non-empty line of an error message, without terminal colour codes."""
+    lines = [line for line in ANSI.sub("", message).splitlines() if line.strip()]
+    return lines[-1].strip()[:300] if lines else "(no message)"
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -83,8 +92,13 @@ def execute(path: Path, fast: bool, targets: tuple[Target, ...] = ()) -> dict:
     """
     path = Path(path).resolve()
     with tempfile.TemporaryDirectory(prefix="cs231n-bench-nb-") as scratch:
-        folder = Path(scratch) / path.parent.name
+        # The course's layout around the folder: solutions/NN/ and, where the assignment
+        # has one, tests/fixtures/NN/ (07's challenge reads its weights from there).
+        folder = Path(scratch) / "solutions" / path.parent.name
         shutil.copytree(path.parent, folder)
+        fixtures = REPO / "tests" / "fixtures" / path.parent.name
+        if fixtures.is_dir():
+            shutil.copytree(fixtures, Path(scratch) / "tests" / "fixtures" / fixtures.name)
         return _execute_in(folder / path.name, fast, targets)
 
 
@@ -108,7 +122,7 @@ def _execute_in(path: Path, fast: bool, targets: tuple[Target, ...]) -> dict:
             try:
                 client.execute_cell(cell, index)
             except Exception as exc:  # the notebook failed: report which cell, go on
-                error = f"cell {index}: {type(exc).__name__}: {str(exc)[-500:]}"
+                error = f"cell {index}: {_last_line(str(exc))}"
                 break
         end = time.monotonic()
     values = _probe_values(nb.cells[-1]) if targets and error is None else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -54,6 +55,21 @@ def compare(
 
 def geometric_mean(values: Sequence[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def summary(rows: list[dict], bar: float | None, threads: int) -> dict:
+    """A layer benchmark's result: its rows, their geometric-mean ratio and the bar."""
+    ratios = [row["ratio"] for row in rows]
+    return {"rows": rows, "geomean": geometric_mean(ratios), "bar": bar, "threads": threads}
+
+
+def main(measure: Callable[..., dict], doc: str) -> None:
+    """The command line of a layer benchmark: --repeats, --threads, then the table."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
+    args = parser.parse_args()
+    print_rows(measure(args.repeats, args.threads)["rows"])
 
 
 def print_rows(rows: list[dict]) -> None:
