@@ -45,6 +45,7 @@ import report  # noqa: E402
 from targets import TARGETS  # noqa: E402
 
 RESULTS_DIR = HERE / "results"
+BUSY_LOAD = 0.7  # a 1-minute load average above this at the start: other work is running
 
 
 def notebooks() -> list[Path]:
@@ -198,6 +199,13 @@ def load_results(all_items: list[Item]) -> dict[str, dict]:
 def run_items(chosen: list[Item], fresh: bool) -> None:
     """Measure each chosen item unless a kept result is still current; keep the result."""
     RESULTS_DIR.mkdir(exist_ok=True)
+    if os.getloadavg()[0] > BUSY_LOAD:
+        print(
+            f"warning: the machine is busy (load {os.getloadavg()[0]:.1f}): timings will be "
+            "inflated, and torch at 2 threads beside other work can run several times slower "
+            "(each item's load is kept with its result)",
+            flush=True,
+        )
     package = _package_digest()
     where = machine()
     for number, item in enumerate(chosen, 1):

@@ -795,4 +795,27 @@ TARGETS: dict[str, tuple[Target, ...]] = {
             note="Measured cell; no target",
         ),
     ),
+    "16_self_supervised/clip.ipynb": (
+        Target(
+            "zero-shot shape accuracy, one-object test images",
+            'float(zero_shot["shape"]["one object"])',
+            0.90,
+            stated=0.950,
+            note="issue 25: zero-shot accuracy on held-out shapes >= 0.9",
+        ),
+        Target(
+            "zero-shot colour accuracy, one-object test images",
+            'float(zero_shot["colour"]["one object"])',
+            0.90,
+            stated=1.000,
+            note="issue 25",
+        ),
+        Target(
+            "text-to-image recall@5 (same caption counts)",
+            'float(recall["same caption"][5])',
+            None,
+            stated=0.999,
+            note="issue 25: recall@5 stated",
+        ),
+    ),
 }

@@ -56,6 +56,15 @@ Imported as modules, since several name their functions alike (detect, train_...
 - style: load_photos (the bundled photographs), to_tensor/to_image, RandomFeatures
   (multi-scale random filters), LayerFeatures (a trained network's activations),
   style_transfer (with the student's losses) (15_understanding)
+- clip: ImageEncoder (convnet, 2x2-pooled map) and TextEncoder (GRU to <END>, or a mean of
+  word embeddings), train_clip (with the student's loss, learned temperature),
+  encode_images/encode_texts, prompt ensembles (shape_prompts, colour_prompts,
+  encode_prompts), attributes, has_combination, zero_shot_accuracy (with the student's
+  similarity), retrieval_recall, same_caption (16_self_supervised)
+- contrastive: ContrastiveEncoder (conv stages, pooled h, projector g), augment/two_views
+  (05's crop, rotation, jitter plus resized crop, blur, noise; by name), train_simclr (with
+  the student's loss), train_supervised, train_dino (ema_update, dino_targets, dino_loss),
+  features, label_subset, linear_probe (16_self_supervised)
 
 A block enters the package when a later notebook needs it; the notebook that teaches it
 keeps the student's own version in its cells.
