@@ -140,9 +140,13 @@ def test_random_resized_crop_boxes_follow_scale_and_ratio_inside_the_image():
     assert np.all(top + height <= 32 + 1e-9) and np.all(left + width <= 32 + 1e-9)
     unclipped = (height < 32) & (width < 32)
     area = height * width / 32**2
-    assert np.all((area[unclipped] >= 0.3 - 1e-9) & (area[unclipped] <= 0.8 + 1e-9)), area
+    assert np.all((area[unclipped] >= 0.3 - 1e-9) & (area[unclipped] <= 0.8 + 1e-9)), (
+        f"areas {area[unclipped].min():.3f}..{area[unclipped].max():.3f} of the image, not 0.3-0.8"
+    )
     aspect = width / height
-    assert np.all((aspect[unclipped] >= 0.5 - 1e-9) & (aspect[unclipped] <= 2 + 1e-9))
+    assert np.all((aspect[unclipped] >= 0.5 - 1e-9) & (aspect[unclipped] <= 2 + 1e-9)), (
+        f"width / height {aspect[unclipped].min():.3f}..{aspect[unclipped].max():.3f}, ratio 0.5-2"
+    )
     assert aspect.min() < 0.6 and aspect.max() > 1.7, "the ratios do not span their range"
     square = Cn.random_resized_crop_boxes(rng, 50, 32, 32, scale=(0.25, 0.25), ratio=(1, 1))
     assert np.allclose(square[:, 2:], 16.0), "a quarter of the area with ratio 1 is 16x16"
@@ -383,7 +387,9 @@ def test_train_dino_one_step_follows_the_algorithm():
         / 2
     )
     assert out["loss"][0] == pytest.approx(float(expected), rel=1e-5), "the first step's loss"
-    assert torch.allclose(out["center"], 0.2 * torch.cat([t1, t2]).mean(0), atol=1e-6)
+    assert torch.allclose(out["center"], 0.2 * torch.cat([t1, t2]).mean(0), atol=1e-6), (
+        "after one step the centre is (1 - center_momentum) times the teacher's mean output"
+    )
     teacher = out["teacher"]
     for t, t0, s in zip(
         teacher.parameters(), start.parameters(), student.parameters(), strict=True
@@ -449,3 +455,16 @@ def test_linear_probe_is_a_standardized_logistic_regression_on_the_subset():
         assert got == pytest.approx(expected), f"fraction {fraction}: {got} vs {expected}"
     separable = np.eye(3)[y] * 5 + rng.normal(scale=0.1, size=(300, 3))
     assert Cn.linear_probe(separable, y, separable, y) == 1.0
+
+
+def test_recipes_are_the_trainers_arguments():
+    X, y = stripes(6, N=16)
+    for name, recipe in Cn.RECIPES.items():
+        quick = {**recipe, "num_steps": 1, "batch_size": 8, "progress": False}
+        if name == "supervised":
+            Cn.train_supervised(tiny_encoder(), X, y, **quick)
+        elif name == "dino":
+            encoder = Cn.ContrastiveEncoder(widths=(4,), projection_dim=8, head="dino")
+            Cn.train_dino(encoder, X, **quick)
+        else:
+            Cn.train_simclr(tiny_encoder(), X, nt_xent, **{"tau": 0.2, **quick})
