@@ -3,8 +3,8 @@
 - training: make_loader, train_epoch, evaluate, fit (a plain classifier training loop);
   check_budget, fraction_done, warmup_cosine_lr (the step/seconds budget and warm-up +
   half-cosine schedule of the detection, segmentation and instance trainers); train_steps,
-  epoch_batches, predict_in_batches (the fixed-step loop, its batch sampler and batched eval
-  of the trainers from 13_3d_vision on)
+  epoch_batches, predict_in_batches, seeded_adamw_steps (the fixed-step loop, its batch
+  sampler, batched eval and the seeded AdamW run of the trainers from 13_3d_vision on)
 - counting: count_parameters, count_multiply_adds (also for models on the meta device)
 - augmentation: the numpy augmentations of 05_regularization on (N, C, H, W) tensors
 - caption_features: feature_extractor, image_features (a small CNN trained on the

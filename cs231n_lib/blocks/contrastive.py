@@ -37,7 +37,11 @@ from cs231n_lib.blocks.augmentation import (
     random_crop_torch,
     random_rotation_torch,
 )
-from cs231n_lib.blocks.training import epoch_batches, predict_in_batches, train_steps
+from cs231n_lib.blocks.training import (
+    epoch_batches,
+    predict_in_batches,
+    seeded_adamw_steps,
+)
 
 
 def _check_positive_int(value, name: str) -> int:
@@ -374,14 +378,18 @@ def _train_seeded(
     desc,
     progress,
 ) -> dict:
-    """AdamW on `parameters` through train_steps with torch's global seed set to `seed`;
-    the caller's global random state is left as it was."""
-    optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
-    device = _device_of(model)
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
-        history = train_steps(model, optimizer, num_steps, batch_loss, desc, progress)
+    """blocks.training.seeded_adamw_steps on `parameters`, then the model in eval mode."""
+    history = seeded_adamw_steps(
+        model,
+        batch_loss,
+        num_steps,
+        learning_rate,
+        weight_decay,
+        seed,
+        desc,
+        progress,
+        parameters=parameters,
+    )
     model.eval()
     return history
 

@@ -184,6 +184,29 @@ def train_steps(
     return {"loss": losses, "seconds": seconds, "seconds_per_step": seconds / num_steps}
 
 
+def seeded_adamw_steps(
+    model: nn.Module,
+    batch_loss,
+    num_steps: int,
+    learning_rate: float,
+    weight_decay: float,
+    seed: int,
+    desc: str = "training",
+    progress: bool = True,
+    parameters=None,
+) -> dict[str, list[float] | float]:
+    """`train_steps` with AdamW on `parameters` (default: the model's) and torch's global
+    seed set to `seed` for the run; the caller's global random state (CPU, and the model's
+    GPU) is left as it was. Returns train_steps' history; the model stays in train mode."""
+    parameters = model.parameters() if parameters is None else parameters
+    optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
+    device = _device_of(model, None)
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        return train_steps(model, optimizer, num_steps, batch_loss, desc, progress)
+
+
 def epoch_batches(num_items: int, batch_size: int, generator: torch.Generator):
     """The batch sampler of the fixed-step trainers: a function that returns the indices
     (min(batch_size, num_items),) int64 of the next batch. Batches run through random

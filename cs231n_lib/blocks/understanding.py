@@ -31,7 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cs231n_lib.blocks.training import epoch_batches, predict_in_batches, train_steps
+from cs231n_lib.blocks.training import (
+    epoch_batches,
+    predict_in_batches,
+    seeded_adamw_steps,
+)
 
 
 def _check_positive_int(value, name: str) -> int:
@@ -245,11 +249,9 @@ def train_classifier(
         inputs = _dihedral(images[batch], generator) if symmetric else images[batch]
         return F.cross_entropy(model(inputs.to(device)), labels[batch].to(device))
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
-        history = train_steps(model, optimizer, num_steps, batch_loss, desc, progress)
+    history = seeded_adamw_steps(
+        model, batch_loss, num_steps, learning_rate, weight_decay, seed, desc, progress
+    )
     model.eval()
     return history
 

@@ -45,7 +45,11 @@ from torch import nn
 
 from cs231n_lib import config
 from cs231n_lib.blocks.attention import FeedForward, MultiHeadAttention
-from cs231n_lib.blocks.training import epoch_batches, predict_in_batches, train_steps
+from cs231n_lib.blocks.training import (
+    epoch_batches,
+    predict_in_batches,
+    seeded_adamw_steps,
+)
 
 
 def _check_clips(clips: torch.Tensor, num_frames: int | None = None, channels: int | None = None):
@@ -625,11 +629,9 @@ def train_video_classifier(
         scores = model(clips[batch].to(device))
         return F.cross_entropy(scores, labels[batch].to(device))
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
-        return train_steps(model, optimizer, num_steps, batch_loss, desc, progress)
+    return seeded_adamw_steps(
+        model, batch_loss, num_steps, learning_rate, weight_decay, seed, desc, progress
+    )
 
 
 def predict_clip_scores(model: nn.Module, X: np.ndarray, batch_size: int = 100) -> np.ndarray:
