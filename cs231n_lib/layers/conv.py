@@ -146,20 +146,25 @@ def im2col(x: np.ndarray, kernel_h: int, kernel_w: int, stride: int, pad: int) -
     Returns cols of shape (N * H' * W', C * HH * WW): row (n * H' + i) * W' + j holds the
     window of image n at output position (i, j), flattened in the order (c, di, dj), which
     is the order of w.reshape(F, -1).
+
+    The matrix is the transpose (a view, no copy) of a C-contiguous (C HH WW, N H' W')
+    array: built that way, each kernel offset's strided slice is copied once, straight to
+    its final place, and `cols.T` is what the matrix products of the conv layer read.
     """
     num, channels, height, width = x.shape
     out_h = output_size(height, kernel_h, pad, stride)
     out_w = output_size(width, kernel_w, pad, stride)
-    x_pad = _pad(x, pad)
-    cols = np.empty((num, channels, kernel_h, kernel_w, out_h, out_w), dtype=x.dtype)
+    # Channels first, (C, N, H + 2P, W + 2P), so that each copy below is C blocks of N H' W'.
+    x_pad = np.zeros((channels, num, height + 2 * pad, width + 2 * pad), dtype=x.dtype)
+    x_pad[:, :, pad : pad + height, pad : pad + width] = x.transpose(1, 0, 2, 3)
+    cols_t = np.empty((channels, kernel_h, kernel_w, num, out_h, out_w), dtype=x.dtype)
     # One strided slice per kernel offset: a loop of HH * WW steps, not N * H' * W'.
     for di in range(kernel_h):
         for dj in range(kernel_w):
-            cols[:, :, di, dj] = x_pad[
+            cols_t[:, di, dj] = x_pad[
                 :, :, di : di + stride * out_h : stride, dj : dj + stride * out_w : stride
             ]
-    cols = cols.transpose(0, 4, 5, 1, 2, 3)  # (N, H', W', C, HH, WW)
-    return cols.reshape(num * out_h * out_w, channels * kernel_h * kernel_w)
+    return cols_t.reshape(channels * kernel_h * kernel_w, num * out_h * out_w).T
 
 
 def col2im(
@@ -173,7 +178,9 @@ def col2im(
     """The adjoint of `im2col`: adds every row back onto the window it came from.
 
     Inputs:
-    - cols: (N * H' * W', C * HH * WW), laid out as im2col returns it.
+    - cols: (N * H' * W', C * HH * WW), laid out as im2col returns it (any memory order;
+      the transpose of a C-contiguous array, as conv_backward_im2col passes, is read
+      without a copy).
     - x_shape: (N, C, H, W) of the image im2col was applied to.
     - kernel_h, kernel_w, stride, pad: as given to im2col.
     Returns an array of shape x_shape; where windows overlap, their values are summed (so
@@ -185,15 +192,15 @@ def col2im(
     expected = (num * out_h * out_w, channels * kernel_h * kernel_w)
     if cols.shape != expected:
         raise ValueError(f"cols must have shape {expected} for x {x_shape}, got {cols.shape}")
-    cols = cols.reshape(num, out_h, out_w, channels, kernel_h, kernel_w)
-    cols = cols.transpose(0, 3, 4, 5, 1, 2)  # (N, C, HH, WW, H', W')
-    x_pad = np.zeros((num, channels, height + 2 * pad, width + 2 * pad), dtype=cols.dtype)
+    cols_t = cols.T.reshape(channels, kernel_h, kernel_w, num, out_h, out_w)
+    x_pad = np.zeros((channels, num, height + 2 * pad, width + 2 * pad), dtype=cols.dtype)
     for di in range(kernel_h):
         for dj in range(kernel_w):
             x_pad[:, :, di : di + stride * out_h : stride, dj : dj + stride * out_w : stride] += (
-                cols[:, :, di, dj]
+                cols_t[:, di, dj]
             )
-    return x_pad[:, :, pad : pad + height, pad : pad + width]
+    # (C, N, H, W) -> (N, C, H, W): a view, as the crop of the padding is.
+    return x_pad[:, :, pad : pad + height, pad : pad + width].transpose(1, 0, 2, 3)
 
 
 def conv_forward_im2col(
@@ -202,13 +209,17 @@ def conv_forward_im2col(
     """Conv layer as one matrix product: im2col(x) @ w.reshape(F, -1).T + b.
 
     Inputs and out as in `conv_forward_naive`; cache = (x, w, b, conv_param, cols).
+    The product is computed transposed, w.reshape(F, -1) @ cols.T, (F, N H' W'): cols.T
+    is the contiguous array im2col built, and F blocks of N H' W' reorder cheaply to
+    (N, F, H', W').
     """
     x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
     stride, pad, out_h, out_w = _conv_sizes(x, w, b, conv_param)
     num_filters, _, kernel_h, kernel_w = w.shape
     cols = im2col(x, kernel_h, kernel_w, stride, pad)  # (N H' W', C HH WW)
-    out = cols @ w.reshape(num_filters, -1).T + b  # (N H' W', F)
-    out = out.reshape(x.shape[0], out_h, out_w, num_filters).transpose(0, 3, 1, 2)
+    out = w.reshape(num_filters, -1) @ cols.T  # (F, N H' W')
+    out += b[:, None]
+    out = out.reshape(num_filters, x.shape[0], out_h, out_w).transpose(1, 0, 2, 3)
     return np.ascontiguousarray(out), (x, w, b, conv_param, cols)
 
 
@@ -217,17 +228,20 @@ def conv_backward_im2col(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of `conv_forward_im2col`: two matrix products and a col2im.
 
+    With dout_rows = dout as (N H' W', F): dw = dout_rows.T @ cols, dcols = dout_rows @
+    w.reshape(F, -1), dx = col2im(dcols), db = the sum of dout_rows over its rows; computed
+    with dout as (F, N H' W') (one copy) so each product reads contiguous memory.
     Returns (dx, dw, db) of shapes (N, C, H, W), (F, C, HH, WW), (F,).
     """
     x, w, _, conv_param, cols = cache
     stride = _int_param(conv_param, "stride", 1, 1)
     pad = _int_param(conv_param, "pad", 0, 0)
     num_filters, _, kernel_h, kernel_w = w.shape
-    dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, num_filters)  # (N H' W', F)
-    dw = (dout_rows.T @ cols).reshape(w.shape)  # (F, C HH WW) -> (F, C, HH, WW)
-    dcols = dout_rows @ w.reshape(num_filters, -1)  # (N H' W', C HH WW)
+    dout_t = dout.transpose(1, 0, 2, 3).reshape(num_filters, -1)  # (F, N H' W')
+    dw = (dout_t @ cols).reshape(w.shape)  # (F, C HH WW) -> (F, C, HH, WW)
+    dcols = (w.reshape(num_filters, -1).T @ dout_t).T  # (N H' W', C HH WW), a view
     dx = col2im(dcols, x.shape, kernel_h, kernel_w, stride, pad)
-    db = dout_rows.sum(axis=0)
+    db = dout_t.sum(axis=1)
     return dx, dw, db
 
 
