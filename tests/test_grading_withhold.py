@@ -276,6 +276,24 @@ def test_every_notebook_copy_imports_and_holds_no_working_exercise(tmp_path):
     assert not problems, f"copies that fail to import or have stubs that do not raise: {problems}"
 
 
+def _files(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*.py")}
+
+
+def test_copies_built_one_after_another_equal_copies_built_alone(tmp_path, monkeypatch):
+    # withheld_package keeps the parsed package per process (withhold._PARSED): a copy
+    # built after others must not carry anything of theirs (flags, swapped lambdas).
+    softmax = REPO / "solutions" / "02_linear" / "softmax.ipynb"
+    label = "02_linear/softmax.ipynb"
+    names = withhold.exercises(softmax)
+    withhold.withheld_package(withhold.exercises(SVM), SVM_LABEL, tmp_path / "first")
+    after = withhold.withheld_package(names, label, tmp_path / "after")
+    monkeypatch.setattr(withhold, "_PARSED", {})
+    alone = withhold.withheld_package(names, label, tmp_path / "alone")
+    assert _files(after) == _files(alone)
+    assert withhold.LAMBDA_STUB in "".join(_files(after).values()), "reference/ lost its stub"
+
+
 def test_copy_is_built_once_per_names_and_label(tmp_path, monkeypatch):
     names = {"svm_loss"}
     first = withhold.cached_withheld_package(names, SVM_LABEL, tmp_path)

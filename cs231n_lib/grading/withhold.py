@@ -33,6 +33,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -315,15 +316,39 @@ def _parse_module(package: str, path: str, text: str) -> _Module:
     return _Module(path, tree, units, _identifiers(statements), imported)
 
 
-def _read_package(source: Path) -> dict[str, _Module]:
-    """Every .py file of the package at `source`, parsed, keyed by relative path."""
-    modules = {}
+def _package_files(source: Path) -> list[Path]:
+    """The package's .py files, sorted, without caches and hidden folders."""
+    files = []
     for file in sorted(source.rglob("*.py")):
         relative = file.relative_to(source)
         if "__pycache__" in relative.parts or any(p.startswith(".") for p in relative.parts):
             continue
-        path = relative.as_posix()
+        files.append(file)
+    return files
+
+
+# Parsing the whole package is most of the cost of a copy (about 2 s); a process that
+# builds several copies (a grading worker, the tests) parses each version once. _plan
+# sets every unit's flag afresh and _Rewriter copies what it changes, so the parsed
+# modules can be shared; the lock keeps one plan-and-rewrite at a time on them.
+_PARSED: dict[Path, tuple[tuple, dict[str, _Module]]] = {}
+_PARSED_LOCK = threading.RLock()
+
+
+def _read_package(source: Path) -> dict[str, _Module]:
+    """Every .py file of the package at `source`, parsed, keyed by relative path (kept
+    per process while no file's size or modification time changes; the caller holds
+    _PARSED_LOCK while it uses them)."""
+    files = _package_files(source)
+    stamp = tuple((f.as_posix(), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    cached = _PARSED.get(source)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    modules = {}
+    for file in files:
+        path = file.relative_to(source).as_posix()
         modules[path] = _parse_module(source.name, path, file.read_text(encoding="utf-8"))
+    _PARSED[source] = (stamp, modules)
     return modules
 
 
@@ -487,6 +512,8 @@ class _Rewriter:
         tree = copy.copy(self.module.tree)
         touched = any(u.withheld for u in self.module.units)
         tree.body = self.body(self.module.tree.body)
+        if self.module.oracle:  # the swap below edits nodes in place: not the shared ones
+            tree.body = copy.deepcopy(tree.body)
         if self.module.oracle and self.oracle_lambdas(tree):
             touched = True
             message = _message(f"a lambda of {self.module.path}", self.label, oracle=True)
@@ -551,10 +578,11 @@ def withheld_package(
     target = Path(dest) / source.name
     if target.exists():
         raise FileExistsError(f"{target} exists already: withheld_package writes a new copy")
-    modules = _read_package(source)
-    _plan(modules, names)
-    for path, module in modules.items():
-        text = _Rewriter(module, notebook_label, names).rewrite()
+    with _PARSED_LOCK:
+        modules = _read_package(source)
+        _plan(modules, names)
+        texts = {p: _Rewriter(m, notebook_label, names).rewrite() for p, m in modules.items()}
+    for path, text in texts.items():
         out = target / path
         out.parent.mkdir(parents=True, exist_ok=True)
         if text is None:
@@ -570,9 +598,10 @@ def withheld_units(names: set[str], *, source: Path | None = None) -> dict[str, 
     qualified names ("svm_loss", "LinearClassifier.train"), in source order. Modules
     with nothing withheld are left out."""
     names = _checked(names, "-")
-    modules = _read_package(Path(source or PACKAGE).resolve())
-    _plan(modules, names)
-    found = {path: [u.qualname for u in m.units if u.withheld] for path, m in modules.items()}
+    with _PARSED_LOCK:
+        modules = _read_package(Path(source or PACKAGE).resolve())
+        _plan(modules, names)
+        found = {p: [u.qualname for u in m.units if u.withheld] for p, m in modules.items()}
     return {path: qualnames for path, qualnames in found.items() if qualnames}
 
 
