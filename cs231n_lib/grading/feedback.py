@@ -29,6 +29,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import jinja2
+from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbgrader import utils
@@ -281,6 +283,32 @@ def offline_config():
     config = Config()
     config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
     return config
+
+
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled Jinja templates kept in this process, under jinja's bucket key (the
+    template's name and a checksum of its source)."""
+
+    store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        code = self.store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+class FeedbackExporter(HTMLExporter):
+    """GenerateFeedback's exporter: nbconvert's HTMLExporter (all config given to
+    HTMLExporter applies) whose templates compile once per process, not once per page
+    (about 0.25 s of each feedback page)."""
+
+    def _create_environment(self):
+        environment = super()._create_environment()
+        environment.bytecode_cache = _MemoryBytecodeCache()
+        return environment
 
 
 def feedback_preprocessors() -> list:

@@ -31,6 +31,7 @@ from cs231n_lib.grading.course import quiet_warnings
 from cs231n_lib.grading.escape import cap_text
 from cs231n_lib.grading.feedback import (
     SIDECAR,
+    FeedbackExporter,
     feedback_preprocessors,
     missing_notebook_html,
     offline_config,
@@ -394,6 +395,7 @@ def _api(course: Path, db_url: str, bundle: AssignmentBundle, work: Path, kernel
     # one is the sandboxed pipeline above, so it gets nbgrader's exporter back, explicitly.
     config.Autograde.exporter_class = NotebookExporter
     config.GenerateFeedback.preprocessors = feedback_preprocessors()
+    config.GenerateFeedback.exporter_class = FeedbackExporter  # templates compiled once
     config.merge(exporter_config())  # feedback pages render sanitized notebooks only
     config.merge(offline_config())  # and load MathJax from feedback/.mathjax, not a CDN
     config.HideHiddenTests.released = {
