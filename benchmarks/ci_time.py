@@ -43,6 +43,13 @@ def by_file(junit_xml: Path) -> tuple[dict, list[dict]]:
     return {k: counts[k] for k in ("passed", "failed", "skipped")}, rows
 
 
+def from_report(junit_xml: Path, wall_s: float, returncode: int = 0) -> dict:
+    """The "ci" item from a JUnit report of a run made elsewhere (a clean clone's
+    `.ci/run` with PYTEST_ARGS="--junitxml=FILE -o junit_family=xunit1"), and its wall."""
+    counts, rows = by_file(Path(junit_xml))
+    return {"wall_s": round(wall_s, 1), "returncode": returncode, **counts, "by_file": rows}
+
+
 def measure() -> dict:
     """run.py's "ci" item."""
     with tempfile.TemporaryDirectory(prefix="cs231n-ci-") as scratch:

@@ -231,9 +231,23 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[], help="id patterns (default: all)")
     parser.add_argument("--fresh", action="store_true", help="measure again, ignore kept")
     parser.add_argument("--list", action="store_true", help="list the ids and stop")
+    parser.add_argument(
+        "--ci-report",
+        nargs=2,
+        metavar=("JUNIT_XML", "WALL_S"),
+        help="the ci item from this JUnit report of a make test run made elsewhere (a "
+        "clean clone's .ci/run) and its wall seconds, instead of running make test",
+    )
     args = parser.parse_args()
     patterns = [p for arg in args.only for p in arg.replace(",", " ").split()]
     all_items = items()
+    if args.ci_report:
+        import ci_time
+
+        junit, wall = Path(args.ci_report[0]), float(args.ci_report[1])
+        for item in all_items:
+            if item.id == "ci":
+                item.run = lambda: ci_time.from_report(junit, wall)
     chosen = selected(all_items, patterns)
     if args.list:
         print("\n".join(i.id for i in chosen))

@@ -120,6 +120,10 @@ def test_ci_report_sums_worker_seconds_per_file(tmp_path):
         {"file": "tests/test_b.py", "tests": 1, "seconds": 9.0},
         {"file": "tests/test_a.py", "tests": 2, "seconds": 3.5},
     ]
+    # A report of a run made elsewhere (a clean clone's .ci/run) becomes the ci item.
+    result = ci_time.from_report(xml, 1234.56)
+    assert result["wall_s"] == 1234.6 and result["failed"] == 1
+    assert result["by_file"] == rows
 
 
 def test_results_markdown_marks_what_falls_short_and_what_is_missing():
