@@ -20,6 +20,10 @@ from torch import nn
 def affine(x, w): return x @ w, (x, w)
 def mutate(param): param["running_mean"] = param["running_mean"] + 1
 def grow(a): a += 1
+def step(img):
+    (2 * img).sum().backward()
+    img.data += img.grad
+def nudge(params): params["w"].mul_(2)
 def keep(x): return x
 class Net(nn.Module):
     def __init__(self): super().__init__(); self.fc = nn.Linear(3, 2)
@@ -108,6 +112,17 @@ def test_calls_return_values_and_put_back_changed_arguments(bridge):
     array = np.zeros(2)
     bridge.lookup("grow")(array)
     assert np.array_equal(array, [1, 1])
+    # Tensors too, changed in place as the public class-visualization step does.
+    img = torch.zeros(2, 3, requires_grad=True)
+    assert bridge.lookup("step")(img) is None
+    assert torch.equal(img.detach(), torch.full((2, 3), 2.0)) and img.requires_grad
+    params = {"w": torch.full((2,), 3.0)}
+    kept_w = params["w"]
+    bridge.lookup("nudge")(params)
+    assert params["w"] is kept_w and torch.equal(kept_w, torch.full((2,), 6.0))
+    unchanged = torch.tensor([1.0, float("nan")])
+    bridge.lookup("keep")(unchanged)
+    assert unchanged[0] == 1 and unchanged[1].isnan()
 
 
 def test_student_objects_are_handles_with_one_proxy_each(bridge):

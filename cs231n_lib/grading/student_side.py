@@ -162,7 +162,9 @@ class StudentSide:
             state = _state(after) if _is_pickled(after, bundle) else None
             if state is not None:
                 sync.append([key, {"state": state}])
-            elif isinstance(after, (np.ndarray, dict, list)) and not _same(after, before):
+            elif (isinstance(after, (np.ndarray, dict, list)) or _is_tensor(after)) and not _same(
+                after, before
+            ):
                 sync.append([key, {"value": after}])
         reply = {"value": result, "sync": sync, "rng": _rng_state(), **seen}
         return self.encode(reply)
@@ -377,12 +379,33 @@ def _generator_state(value):
     return None
 
 
+def _is_tensor(value) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _same_tensor(a, b) -> bool:
+    """Whether two tensors hold the same values (nan == nan), dtype and shape."""
+    import torch
+
+    a, b = a.detach(), b.detach()
+    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+        return False
+    if torch.equal(a, b):
+        return True
+    if not (a.is_floating_point() or a.is_complex()):
+        return False
+    return bool(((a == b) | (a.isnan() & b.isnan())).all())
+
+
 def _same(a, b) -> bool:
     """Whether two decoded values hold the same data (arrays by bytes, nan == nan)."""
     if type(a) is not type(b):
         return False
     if isinstance(a, np.ndarray):
         return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    if _is_tensor(a):
+        return _same_tensor(a, b)
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
