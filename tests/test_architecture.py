@@ -139,3 +139,18 @@ def test_no_notebook_uses_the_packages_version_of_its_own_exercises():
     assert not offenders, (
         f"cells outside tests use the package's version of an exercise: {offenders}"
     )
+
+
+def test_what_every_notebook_imports_leaves_scipy_and_sklearn_unloaded():
+    # Every notebook's set-up cell (and every grading process) imports these; scipy and
+    # scikit-learn cost about half a second there, so the package imports them where used.
+    code = (
+        "import sys, cs231n_lib.data, cs231n_lib.blocks, cs231n_lib.checks, cs231n_lib.vis, "
+        "cs231n_lib.metrics, cs231n_lib.layers\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'sklearn', 'skimage'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", (
+        f"importing the package loads {done.stdout.strip()}: import it inside the function "
+        "that needs it (see data/shapes.py's _gaussian_levels)"
+    )

@@ -76,6 +76,7 @@ fingerprints pinned in tests/test_data_shapes.py.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -356,7 +357,7 @@ def _draw(spec: Variant, rng: np.random.Generator) -> Scene:
     for k, (rows, cols) in enumerate(_find_objects(instances, len(labels))):
         boxes[k] = (cols.start, rows.start, cols.stop, rows.stop)
     noise_std = float(rng.uniform(*spec.noise_std))
-    noise = np.take(_GAUSSIAN, rng.integers(0, 256, canvas.shape, dtype=np.uint8))
+    noise = np.take(_gaussian_levels(), rng.integers(0, 256, canvas.shape, dtype=np.uint8))
     noise *= np.float32(noise_std)
     noise += canvas
     image = np.clip(noise, 0.0, 1.0, out=noise).transpose(1, 2, 0)  # (H, W, 3), a view
@@ -374,16 +375,17 @@ def _draw(spec: Variant, rng: np.random.Generator) -> Scene:
     )
 
 
+@functools.cache
 def _gaussian_levels() -> np.ndarray:
     """256 quantiles of the standard normal, rounded to 1/4096: pixel noise is one of
-    them per channel, drawn from a uniform byte (three times cheaper than a normal draw)."""
+    them per channel, drawn from a uniform byte (three times cheaper than a normal draw).
+    Made on first use, not at import: importing scipy would cost every notebook."""
     from scipy.special import ndtri
 
     levels = ndtri((np.arange(256) + 0.5) / 256)
-    return (np.round(levels * 4096) / 4096).astype(np.float32)
-
-
-_GAUSSIAN = _gaussian_levels()  # std 0.997, within +-2.89
+    levels = (np.round(levels * 4096) / 4096).astype(np.float32)  # std 0.997, within +-2.89
+    levels.setflags(write=False)  # shared by every call
+    return levels
 
 
 def _paint(canvas, owner, top, left, mask, colour, owner_id) -> None:

@@ -74,7 +74,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
-from scipy import ndimage
 
 from cs231n_lib.data.layout import check_int, check_sizes
 
@@ -236,6 +235,8 @@ def _texture(rng: np.random.Generator, period: int = 64) -> np.ndarray:
 def _panned(texture: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """(T, H, W) windows of the periodic texture, frame t's top-left corner at offsets[t]
     (row, col, sub-pixel, bilinear)."""
+    from scipy import ndimage  # here, not at the top: importing scipy costs every notebook
+
     T = len(offsets)
     grid = np.arange(SIZE, dtype=np.float64)
     rows = np.broadcast_to(offsets[:, 0, None, None] + grid[None, :, None], (T, SIZE, SIZE))

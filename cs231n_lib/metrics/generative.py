@@ -24,7 +24,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.linalg
 
 IMAGINARY_TOLERANCE = 1e-3  # largest |imaginary part| of sqrtm, relative, taken as rounding
 
@@ -43,7 +42,10 @@ def _features(name: str, features) -> np.ndarray:
 
 def _sqrtm(matrix: np.ndarray) -> np.ndarray:
     # A singular product (a feature constant over a set) makes scipy warn; the result is
-    # checked for nan and for imaginary parts instead.
+    # checked for nan and for imaginary parts instead. (scipy is imported here, not at the
+    # top: every notebook that imports the metrics would pay for it.)
+    import scipy.linalg
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
         return scipy.linalg.sqrtm(matrix)
