@@ -490,3 +490,73 @@ def test_every_model_has_a_training_budget_the_trainer_accepts():
     accepted = set(inspect.signature(V.train_video_classifier).parameters)
     for name, budget in V.TRAINING.items():
         assert set(budget) <= accepted, f"{name}: {sorted(set(budget) - accepted)} not accepted"
+
+
+# -- mirroring ------------------------------------------------------------------------------
+
+
+def test_mirror_permutations_name_the_mirrored_motion():
+    from cs231n_lib.data.video import CLASSES
+
+    swapped = {
+        "left_right": {"right": "left", "clockwise": "counterclockwise"},
+        "up_down": {"up": "down", "clockwise": "counterclockwise"},
+    }
+    for which, permutation in (
+        ("left_right", V.MIRROR_LEFT_RIGHT),
+        ("up_down", V.MIRROR_UP_DOWN),
+    ):
+        pairs = swapped[which] | {b: a for a, b in swapped[which].items()}
+        for k, name in enumerate(CLASSES):
+            expected = pairs.get(name, name)  # bounce stays horizontal, changes stay changes
+            got = CLASSES[int(permutation[k])]
+            assert got == expected, f"{which}: a mirrored {name} is a {expected}, not a {got}"
+
+
+def test_mirror_clips_flips_each_clip_with_its_label():
+    clips = clips_of(3, N=64, T=4, H=6, W=5)
+    labels = torch.arange(64) % 11
+    out, out_labels = V.mirror_clips(clips, labels, torch.Generator().manual_seed(0))
+    again, again_labels = V.mirror_clips(clips, labels, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again) and torch.equal(out_labels, again_labels), "not seeded"
+    lr, ud = V.MIRROR_LEFT_RIGHT, V.MIRROR_UP_DOWN
+    counts = {}
+    for n in range(64):
+        options = {
+            "none": (clips[n], labels[n]),
+            "left_right": (clips[n].flip(-1), lr[labels[n]]),
+            "up_down": (clips[n].flip(-2), ud[labels[n]]),
+            "both": (clips[n].flip(-1).flip(-2), ud[lr[labels[n]]]),
+        }
+        found = [k for k, (c, y) in options.items() if torch.equal(out[n], c)]
+        assert len(found) == 1, f"clip {n} is not one flip of its input (same for all frames)"
+        assert out_labels[n] == options[found[0]][1], f"clip {n} ({found[0]}): wrong label"
+        counts[found[0]] = counts.get(found[0], 0) + 1
+    assert set(counts) == {"none", "left_right", "up_down", "both"}, counts
+    assert torch.equal(clips, clips_of(3, N=64, T=4, H=6, W=5)), "mirror_clips changed its input"
+    with pytest.raises(ValueError, match="labels"):
+        V.mirror_clips(clips, labels[:-1], torch.Generator())
+
+
+def test_train_video_classifier_mirrors_on_request():
+    X, y = separable_clips(1, count=12)
+    runs = []
+    for mirror in (False, True, True):
+        torch.manual_seed(0)
+        model = V.SingleFrame(2, widths=(4,))
+        seen = []
+        model.register_forward_hook(lambda m, inputs, out, seen=seen: seen.append(inputs[0]))
+        history = V.train_video_classifier(
+            model, X, y, 3, batch_size=4, progress=False, device="cpu", mirror=mirror
+        )
+        runs.append((history["loss"], torch.cat(seen)))
+    assert runs[1][0] == runs[2][0], "mirror=True is not deterministic"
+    assert not torch.equal(runs[0][1], runs[1][1]), "mirror=True flipped no clip"
+    flips = [X_t.flip(-1) for X_t in runs[0][1]]
+    assert any(torch.equal(a, b) for a, b in zip(runs[1][1], flips, strict=True)), (
+        "mirror=True must flip the same batches that mirror=False draws"
+    )
+    with pytest.raises(ValueError, match="mirror"):
+        V.train_video_classifier(
+            model, X, np.full_like(y, 11), 1, progress=False, device="cpu", mirror=True
+        )

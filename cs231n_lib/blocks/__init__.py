@@ -47,7 +47,8 @@ Imported as modules, since several name their functions alike (detect, train_...
 - video: clip classifiers on (N, T, C, H, W): SingleFrame, LateFusion, EarlyFusion, C3D,
   TwoStream (frame differences), CNNRNN (GRU or LSTM), ConvGRUCell and ConvGRU,
   DividedSpaceTimeBlock and SpaceTimeTransformer, SlowFast (time-strided lateral
-  connections); make_model, train_video_classifier, predict_clip_scores, clip_accuracy
+  connections); make_model, train_video_classifier (mirror_clips: flips with the labels
+  swapped), predict_clip_scores, clip_accuracy
   (14_video)
 - understanding: ShapesNet and DigitsNet (named conv stages), feature_layers,
   train_classifier (budgets in TRAINING), occlusion_map, fooling_success and fgsm_curve
