@@ -2,7 +2,7 @@
 
 Not a test: run it by hand and read the table.
 
-    .venv/bin/python benchmarks/conv_im2col.py [--repeats 5] [--threads 2]
+    .venv/bin/python benchmarks/conv_im2col.py [--repeats 20] [--threads 2]
 
 For each shape, both implementations get the same float32 inputs and upstream gradient;
 their outputs and gradients are compared before timing. The ratio is the best im2col
@@ -45,7 +45,7 @@ def run_torch(x, w, b, conv_param, dout) -> tuple:
     return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 
 
-def measure(repeats: int = 5, threads: int = THREADS) -> dict:
+def measure(repeats: int = 20, threads: int = THREADS) -> dict:
     """Each shape of SHAPES, checked against torch, then timed (run.py's "conv" item)."""
     use_threads(threads)
     rng = np.random.default_rng(0)

@@ -112,7 +112,7 @@ def _torch_conv_transpose(x, w, b, conv_param, dout):
     return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 
 
-def measure(repeats: int = 5, threads: int = THREADS) -> dict:
+def measure(repeats: int = 20, threads: int = THREADS) -> dict:
     """Every layer, checked against torch, then timed (run.py's "layers" item)."""
     use_threads(threads)
     rng = np.random.default_rng(0)

@@ -66,7 +66,8 @@ def summary(rows: list[dict], bar: float | None, threads: int) -> dict:
 def main(measure: Callable[..., dict], doc: str) -> None:
     """The command line of a layer benchmark: --repeats, --threads, then the table."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    # torch at 2 threads is noisy: the best of 5 flattered numpy
+    parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
     args = parser.parse_args()
     print_rows(measure(args.repeats, args.threads)["rows"])
