@@ -100,7 +100,8 @@ def _notebook_item(path: Path, full: bool) -> Item:
         ]
         return result
 
-    return Item(item_id, run, [path, HERE / "notebooks.py", HERE / "targets.py"])
+    inputs = [path, HERE / "notebooks.py"] + ([HERE / "targets.py"] if full else [])
+    return Item(item_id, run, inputs)  # fast mode reads no targets
 
 
 def _script_item(item_id: str, module: str, function: str) -> Item:
