@@ -160,11 +160,10 @@ class StudentSide:
         sync = []
         for key, (after, before) in _pairs(args, kwargs, before_args, before_kwargs):
             state = _state(after) if _is_pickled(after, bundle) else None
+            by_value = isinstance(after, (np.ndarray, dict, list)) or wire.is_tensor(after)
             if state is not None:
                 sync.append([key, {"state": state}])
-            elif (isinstance(after, (np.ndarray, dict, list)) or _is_tensor(after)) and not _same(
-                after, before
-            ):
+            elif by_value and not _same(after, before):
                 sync.append([key, {"value": after}])
         reply = {"value": result, "sync": sync, "rng": _rng_state(), **seen}
         return self.encode(reply)
@@ -379,11 +378,6 @@ def _generator_state(value):
     return None
 
 
-def _is_tensor(value) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(value, torch.Tensor)
-
-
 def _same_tensor(a, b) -> bool:
     """Whether two tensors hold the same values (nan == nan), dtype and shape."""
     import torch
@@ -404,7 +398,7 @@ def _same(a, b) -> bool:
         return False
     if isinstance(a, np.ndarray):
         return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
-    if _is_tensor(a):
+    if wire.is_tensor(a):
         return _same_tensor(a, b)
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)

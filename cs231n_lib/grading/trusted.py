@@ -471,18 +471,13 @@ def _apply(original, change) -> None:
         _sync_into(original, change["value"])
 
 
-def _is_tensor(value) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(value, torch.Tensor)
-
-
 def _sync_into(original, new) -> None:
     import numpy as np
 
     if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
         if original.shape == new.shape and original.flags.writeable:
             np.copyto(original, new, casting="unsafe")
-    elif _is_tensor(original) and _is_tensor(new):
+    elif wire.is_tensor(original) and wire.is_tensor(new):
         import torch
 
         # In place, as the student's code changed its copy (img.data += step); a tensor
@@ -514,7 +509,7 @@ def _mergeable(a, b) -> bool:
 
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return a.shape == b.shape
-    if _is_tensor(a) and _is_tensor(b):
+    if wire.is_tensor(a) and wire.is_tensor(b):
         return a.shape == b.shape
     return (isinstance(a, dict) and isinstance(b, dict)) or (
         isinstance(a, list) and isinstance(b, list)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -342,6 +343,12 @@ def _exactly(sock, size: int) -> bytes:
         chunks.append(chunk)
         got += len(chunk)
     return b"".join(chunks)
+
+
+def is_tensor(value) -> bool:
+    """Whether `value` is a torch tensor (without importing torch where it is not loaded)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
 
 
 def short_repr(value) -> str:

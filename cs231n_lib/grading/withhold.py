@@ -335,12 +335,17 @@ _PARSED: dict[Path, tuple[tuple, dict[str, _Module]]] = {}
 _PARSED_LOCK = threading.RLock()
 
 
+def _size_and_time(file: Path) -> tuple[int, int]:
+    status = file.stat()
+    return status.st_size, status.st_mtime_ns
+
+
 def _read_package(source: Path) -> dict[str, _Module]:
     """Every .py file of the package at `source`, parsed, keyed by relative path (kept
     per process while no file's size or modification time changes; the caller holds
     _PARSED_LOCK while it uses them)."""
     files = _package_files(source)
-    stamp = tuple((f.as_posix(), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    stamp = tuple((f.as_posix(), *_size_and_time(f)) for f in files)
     cached = _PARSED.get(source)
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -609,10 +614,9 @@ def _cache_key(names: set[str], label: str, source: Path) -> str:
     """A digest of what decides the copy: the names, the label and the package's code."""
     digest = hashlib.sha256()
     digest.update(repr((sorted(names), label)).encode())
-    for file in sorted(source.rglob("*.py")):
-        if "__pycache__" not in file.parts:
-            digest.update(file.relative_to(source).as_posix().encode() + b"\0")
-            digest.update(file.read_bytes() + b"\0")
+    for file in _package_files(source):
+        digest.update(file.relative_to(source).as_posix().encode() + b"\0")
+        digest.update(file.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
 
 
